@@ -1,0 +1,155 @@
+import Foundation
+import TOMLKit
+
+extension EdgeConfig {
+    /// Reads and validates `edge.toml`; the first problem found is thrown as one clear sentence.
+    public static func load(path: String) throws -> EdgeConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw EdgeError.configUnreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        return try parse(toml: text, path: path)
+    }
+
+    public static func parse(toml text: String, path: String = "edge.toml") throws -> EdgeConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw EdgeError.configSyntax(
+                path: path, line: error.source.begin.line, column: error.source.begin.column,
+                reason: error.description)
+        }
+        var root = TOMLReader(table)
+
+        let edgeID = try root.requiredString("edge_id")
+        guard edgeID.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", options: .regularExpression) != nil else {
+            throw EdgeError.configInvalid(
+                key: "edge_id", value: "\"\(edgeID)\"",
+                expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+        let listen = try root.string("listen") ?? "127.0.0.1:8081"
+        let (host, port) = try parseListen(listen, key: "listen")
+        let dataDirectory = try root.requiredString("data_dir")
+        let logLevel = try root.choice("log_level", as: LogLevelName.self)?.rawValue ?? "info"
+        let geoIPDatabase = try root.string("geoip_database").flatMap { $0.isEmpty ? nil : $0 }
+        let trustedProxies = try (root.stringArray("trusted_proxies") ?? []).map { text in
+            guard let range = CIDRRange(text) else {
+                throw EdgeError.configInvalid(
+                    key: "trusted_proxies", value: "\"\(text)\"",
+                    expected: "an IPv4 or IPv6 address or CIDR range such as \"127.0.0.1/32\"")
+            }
+            return range
+        }
+        let userIDKeyFile = try root.string("user_id_key_file")
+            ?? (dataDirectory as NSString).appendingPathComponent("user-id.key")
+
+        var globalPolicy = PrivacyPolicy()
+        if let privacy = try root.subtable("privacy") { globalPolicy = try globalPolicy.applying(privacy) }
+
+        var buffer = BufferSettings()
+        if var reader = try root.subtable("buffer") {
+            if let v = try reader.choice("ack", as: BufferSettings.AckMode.self) { buffer.ack = v }
+            if let v = try reader.int("max_buffer_bytes", in: 1 << 16...Int(Int64.max)) { buffer.maxBufferBytes = v }
+            if let v = try reader.int("retry_after_seconds", in: 1...86_400) { buffer.retryAfterSeconds = v }
+            try reader.rejectUnknownKeys()
+        }
+
+        var limits = RequestLimits()
+        if var reader = try root.subtable("limits") {
+            if let v = try reader.int("max_url_bytes", in: 256...65_536) { limits.maxURLBytes = v }
+            if let v = try reader.int("max_body_bytes", in: 1024...(64 << 20)) { limits.maxBodyBytes = v }
+            if let v = try reader.int("max_parameters", in: 10...1000) { limits.maxParameters = v }
+            if let v = try reader.int("max_bulk_requests", in: 1...100_000) { limits.maxBulkRequests = v }
+            if let v = try reader.int("max_value_bytes", in: 256...65_536) { limits.maxValueBytes = v }
+            try reader.rejectUnknownKeys()
+        }
+
+        var shipping: ShippingSettings?
+        if var reader = try root.subtable("shipping") {
+            let url = try reader.requiredString("central_url")
+            guard let components = URLComponents(string: url), components.scheme == "https", components.host != nil else {
+                throw EdgeError.configInvalid(
+                    key: "shipping.central_url", value: "\"\(url)\"",
+                    expected: "an https:// URL such as \"https://central.example.org:8443/v1/batches\"")
+            }
+            var settings = ShippingSettings(
+                centralURL: url,
+                signingKeyFile: try reader.requiredString("signing_key_file"),
+                clientCertificateFile: try reader.requiredString("client_certificate_file"),
+                clientKeyFile: try reader.requiredString("client_key_file"),
+                centralCAFile: try reader.requiredString("central_ca_file"))
+            if let v = try reader.int("batch_max_hits", in: 1...100_000) { settings.batchMaxHits = v }
+            if let v = try reader.int("batch_interval_seconds", in: 1...3600) { settings.batchIntervalSeconds = v }
+            try reader.rejectUnknownKeys()
+            shipping = settings
+        }
+
+        guard let siteReaders = try root.tableArray("sites"), !siteReaders.isEmpty else {
+            throw EdgeError.configMissing(key: "[[sites]]")
+        }
+        var sites: [SiteConfig] = []
+        for var reader in siteReaders {
+            guard let id = try reader.int("id", in: 1...Int(Int32.max)) else {
+                throw EdgeError.configMissing(key: reader.path("id"))
+            }
+            if sites.contains(where: { $0.id == id }) {
+                throw EdgeError.configInvalid(key: reader.path("id"), value: String(id), expected: "a site id not used by another site")
+            }
+            let name = try reader.string("name") ?? "Site \(id)"
+            let domains = try (reader.stringArray("domains") ?? []).map { domain in
+                let lower = domain.lowercased()
+                guard lower.range(of: "^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", options: .regularExpression) != nil else {
+                    throw EdgeError.configInvalid(
+                        key: reader.path("domains"), value: "\"\(domain)\"",
+                        expected: "a host name such as \"example.com\" or \"*.example.com\"")
+                }
+                return lower
+            }
+            let zoneName = try reader.string("time_zone") ?? "UTC"
+            guard let timeZone = TimeZone(identifier: zoneName) else {
+                throw EdgeError.configInvalid(
+                    key: reader.path("time_zone"), value: "\"\(zoneName)\"",
+                    expected: "an IANA time zone such as \"Europe/Berlin\"")
+            }
+            let token = try reader.string("tracking_token_sha256")?.lowercased()
+            if let token, token.range(of: "^[0-9a-f]{64}$", options: .regularExpression) == nil {
+                throw EdgeError.configInvalid(
+                    key: reader.path("tracking_token_sha256"), value: "\"\(token)\"",
+                    expected: "64 hex digits (printf %s TOKEN | sha256sum)")
+            }
+            var policy = globalPolicy
+            if let overrides = try reader.subtable("privacy") { policy = try policy.applying(overrides) }
+            try reader.rejectUnknownKeys()
+            sites.append(SiteConfig(
+                id: id, name: name, domains: domains, timeZone: timeZone,
+                trackingTokenSHA256: token, policy: policy))
+        }
+        try root.rejectUnknownKeys()
+
+        return EdgeConfig(
+            edgeID: edgeID, listenHost: host, listenPort: port, dataDirectory: dataDirectory,
+            logLevel: logLevel, geoIPDatabase: geoIPDatabase, trustedProxies: trustedProxies,
+            userIDKeyFile: userIDKeyFile, globalPolicy: globalPolicy, sites: sites, buffer: buffer,
+            limits: limits, shipping: shipping)
+    }
+
+    /// `host:port`, with IPv6 hosts in brackets (`[::1]:8081`).
+    static func parseListen(_ text: String, key: String) throws -> (String, Int) {
+        let invalid = EdgeError.configInvalid(
+            key: key, value: "\"\(text)\"", expected: "host:port such as \"127.0.0.1:8081\" or \"[::1]:8081\"")
+        guard let colon = text.lastIndex(of: ":") else { throw invalid }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else {
+            throw invalid
+        }
+        return (host, port)
+    }
+}
+
+enum LogLevelName: String, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}

@@ -1,0 +1,88 @@
+import Foundation
+import TallyCore
+
+/// The edge's whole configuration, validated. Built from `edge.toml` by `EdgeConfig.load(path:)`.
+public struct EdgeConfig: Sendable {
+    /// This edge's name; central registers edges by it and it is the identity in the client certificate.
+    public var edgeID: String
+    public var listenHost: String
+    public var listenPort: Int
+    public var dataDirectory: String
+    public var logLevel: String
+    public var geoIPDatabase: String?
+    public var trustedProxies: [CIDRRange]
+    /// Where the per-site user-id hashing keys come from; created with mode 0600 on first start.
+    public var userIDKeyFile: String
+    public var globalPolicy: PrivacyPolicy
+    public var sites: [SiteConfig]
+    public var buffer: BufferSettings
+    public var limits: RequestLimits
+    public var shipping: ShippingSettings?
+
+    public var bufferPath: String { (dataDirectory as NSString).appendingPathComponent("buffer.sqlite") }
+    public var saltStatePath: String { (dataDirectory as NSString).appendingPathComponent("salts.json") }
+
+    public func site(id: Int) -> SiteConfig? { sites.first { $0.id == id } }
+}
+
+/// One tracked website.
+public struct SiteConfig: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    /// Host names the site's pages live on; `*.example.com` also matches every subdomain. Empty: any.
+    public var domains: [String]
+    public var timeZone: TimeZone
+    /// SHA-256 (hex) of the token that allows `cip` and old `cdt` overrides, as Matomo's `token_auth`.
+    public var trackingTokenSHA256: String?
+    /// The global policy with this site's overrides applied.
+    public var policy: PrivacyPolicy
+
+    /// Whether `host` is one of the site's domains (case-insensitive, `*.` for subdomains).
+    public func allows(host: String) -> Bool {
+        guard !domains.isEmpty else { return true }
+        let host = host.lowercased()
+        return domains.contains { domain in
+            if domain.hasPrefix("*.") {
+                let base = domain.dropFirst(2)
+                return host == base || host.hasSuffix("." + base)
+            }
+            return host == domain
+        }
+    }
+}
+
+public struct BufferSettings: Sendable, Equatable {
+    public enum AckMode: String, Sendable, CaseIterable { case durable, fast }
+    public var ack: AckMode = .durable
+    /// Payload bytes the buffer may hold before the edge answers 503 (default 1 GiB).
+    public var maxBufferBytes: Int = 1 << 30
+    /// Seconds a client is told to wait (`Retry-After`) when the buffer is full.
+    public var retryAfterSeconds: Int = 30
+}
+
+/// Bounds on every request, so no client can make the edge allocate or parse without limit.
+public struct RequestLimits: Sendable, Equatable {
+    /// Longest request target (path and query) in bytes; longer answers 414.
+    public var maxURLBytes: Int = 8192
+    /// Largest request body in bytes (bulk requests included); larger answers 413.
+    public var maxBodyBytes: Int = 1 << 20
+    /// Most query or form parameters in one tracking request.
+    public var maxParameters: Int = 100
+    /// Most requests in one Matomo bulk request.
+    public var maxBulkRequests: Int = 1000
+    /// Longest single parameter value in bytes (URLs and titles included).
+    public var maxValueBytes: Int = 4096
+}
+
+/// Where and how the shipper sends batches to central.
+public struct ShippingSettings: Sendable, Equatable {
+    public var centralURL: String
+    public var batchMaxHits: Int = 5000
+    public var batchIntervalSeconds: Int = 5
+    /// Ed25519 private key that signs batches (`tally-edge keygen`).
+    public var signingKeyFile: String
+    /// The edge's client certificate and key for mutual TLS, and the CA that central's certificate chains to.
+    public var clientCertificateFile: String
+    public var clientKeyFile: String
+    public var centralCAFile: String
+}

@@ -1,0 +1,234 @@
+import Foundation
+import TallyCore
+
+extension PrivacyPipeline {
+    /// 1. Parse and validate; unknown `idsite` is rejected as `unknown_site`.
+    func parse(_ s: inout State) throws(RequestRejection) -> Decision {
+        let (fields, site) = try TrackingFields.parse(s.request.parameters, config: config, now: s.request.receivedAt)
+        if let url = fields.url {
+            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+                  scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+            else { throw RequestRejection("url=\(url) is not an absolute http(s) URL; send the page's full address.") }
+            s.pageHost = host.lowercased()
+        }
+        if let address = fields.overrideIP { s.request.clientIP = address }
+        s.fields = fields
+        s.site = sites[site.id]
+        s.hit = Hit(siteID: fields.siteID, kind: fields.kind, timestamp: fields.timestamp)
+        s.hit.newVisit = fields.newVisit
+        s.hit.pageviewID = fields.pageviewID
+        s.hit.localTime = fields.localTime
+        s.hit.resolution = fields.resolution
+        s.hit.goalID = fields.goalID
+        s.hit.revenue = fields.revenue
+        s.hit.eventValue = fields.eventValue
+        s.hit.searchCount = fields.searchCount
+        s.hit.language = Self.primaryLanguage(fields.language ?? s.request.acceptLanguage)
+        return .pass("site \(site.id), \(fields.kind)")
+    }
+
+    /// 2. The page's host must be one of the site's domains, when domains are configured.
+    func siteChecks(_ s: inout State) -> Decision {
+        let site = s.site!.site
+        guard !site.domains.isEmpty else { return .pass("site accepts any host") }
+        guard let host = s.pageHost else { return .pass("no page URL to check") }
+        guard site.allows(host: host) else { return .drop(.domainNotAllowed, "host \(host) is not one of \(site.domains)") }
+        return .pass("host \(host) belongs to the site")
+    }
+
+    /// 3. Excluded address ranges and user agents, bots, and prefetches.
+    func exclusions(_ s: inout State) -> Decision {
+        let policy = s.policy
+        if let range = policy.excludedIPs.first(where: { $0.contains(s.request.clientIP) }) {
+            return .drop(.excludedIP, "address is in excluded range \(range)")
+        }
+        let ua = s.request.userAgent.lowercased()
+        if let token = policy.excludedUserAgents.first(where: { ua.contains($0) }) {
+            return .drop(.excludedUserAgent, "user agent contains excluded \"\(token)\"")
+        }
+        if BotDetector.isPrefetch(headers: s.request.headers) {
+            return .drop(.prefetch, "the browser prefetched the page")
+        }
+        if s.f.countAsBot || userAgents.summarize(s.request.userAgent).isBot {
+            switch policy.bots {
+            case .drop: return .drop(.bot, "bot traffic, bots = \"drop\"")
+            case .countSeparately:
+                s.isBot = true
+                return .pass("bot traffic, counted separately")
+            }
+        }
+        return .pass("not excluded")
+    }
+
+    /// 4. The opt-out cookie always wins (`tally_optout=1`, Matomo's `matomo_ignore`).
+    func optOut(_ s: inout State) -> Decision {
+        if s.request.cookies["tally_optout"] == "1" { return .drop(.optOut, "tally_optout cookie") }
+        if s.request.cookies["matomo_ignore"] != nil { return .drop(.optOut, "matomo_ignore cookie") }
+        return .pass("no opt-out cookie")
+    }
+
+    /// 5. Do-Not-Track and Global Privacy Control under the policy's `dnt` mode.
+    func doNotTrack(_ s: inout State) -> Decision {
+        let headers = s.request.headers
+        let gpc = headers["sec-gpc"] == "1"
+        let dnt = headers["dnt"] == "1" || headers["x-do-not-track"] == "1"
+        guard gpc || dnt else { return .pass("no DNT or GPC signal") }
+        let signal = gpc ? "Sec-GPC: 1" : "DNT: 1"
+        switch s.policy.dnt {
+        case .drop:
+            return .drop(gpc ? .globalPrivacyControl : .doNotTrack, "\(signal), dnt = \"drop\"")
+        case .countOnly:
+            s.aggregateOnly = true
+            return .pass("\(signal), kept as an aggregate-only record")
+        case .ignore:
+            return .pass("\(signal) ignored, dnt = \"ignore\"")
+        }
+    }
+
+    /// 6. Consent, when the policy requires it: `consent=1`, or the `tally_consent=1` / `mtm_consent` cookie.
+    func consent(_ s: inout State) -> Decision {
+        let policy = s.policy
+        guard policy.consent == .required else { return .pass("consent not required") }
+        let given = s.f.consentGiven || s.request.cookies["tally_consent"] == "1" || s.request.cookies["mtm_consent"] != nil
+        guard !given else { return .pass("consent given") }
+        switch policy.withoutConsent {
+        case .drop: return .drop(.noConsent, "no consent signal, without_consent = \"drop\"")
+        case .countOnly:
+            s.aggregateOnly = true
+            return .pass("no consent signal, kept as an aggregate-only record")
+        }
+    }
+
+    /// 7. GeoIP on the full address (or the masked one with `geo_source = "masked_ip"`), at the policy's
+    /// precision; aggregate-only records get the country at most.
+    func geoIP(_ s: inout State) -> Decision {
+        let policy = s.policy
+        let precision = s.aggregateOnly ? min(policy.geo, .country) : policy.geo
+        guard precision != .none else { return .pass("geo = \"none\"") }
+        guard let geo else { return .pass("no GeoIP database configured") }
+        let address = policy.geoSource == .fullIP ? s.request.clientIP : Self.mask(s.request.clientIP, policy)
+        guard let found = geo.locate(address)?.limited(to: precision) else { return .pass("address not in the GeoIP database") }
+        s.hit.country = found.country
+        s.hit.region = found.region
+        s.hit.city = found.city
+        let place = [found.city, found.region, found.country].compactMap { $0 }.joined(separator: ", ")
+        return .pass("\(place) at \(precision.rawValue) precision from the \(policy.geoSource == .fullIP ? "full" : "masked") address")
+    }
+
+    /// 8. Masking: IPv4 keeps its first 4 − `ipv4_mask_bytes` bytes, IPv6 loses its last `ipv6_mask_bits`
+    /// bits (Matomo's semantics). The masked address is stored only with `store_masked_ip = true`.
+    func ipMasking(_ s: inout State) -> Decision {
+        let policy = s.policy
+        let masked = Self.mask(s.request.clientIP, policy)
+        let rule = s.request.clientIP.isIPv4 ? "\(policy.ipv4MaskBytes) bytes" : "\(policy.ipv6MaskBits) bits"
+        if policy.storeMaskedIP, !s.aggregateOnly {
+            s.hit.maskedIP = masked.description
+            return .pass("masked \(rule) to \(masked), stored")
+        }
+        return .pass("masked \(rule) to \(masked), not stored")
+    }
+
+    static func mask(_ address: IPAddress, _ policy: PrivacyPolicy) -> IPAddress {
+        address.zeroingLast(bits: address.isIPv4 ? policy.ipv4MaskBytes * 8 : policy.ipv6MaskBits)
+    }
+
+    /// 9. The keyed visitor hash under the current salt; a client id only with `trust_client_visitor_id`.
+    func visitorID(_ s: inout State) throws(RequestRejection) -> Decision {
+        let policy = s.policy
+        guard !s.aggregateOnly else { return .pass("aggregate-only record: no visitor id") }
+        if policy.trustClientVisitorID, let id = s.f.clientVisitorID {
+            s.hit.visitorID = id
+            return .pass("client visitor id trusted by policy")
+        }
+        do {
+            s.hit.visitorID = try visitors.visitorID(
+                siteID: s.f.siteID, address: s.request.clientIP, userAgent: s.request.userAgent,
+                rotation: policy.saltRotation, at: s.request.receivedAt)
+        } catch {
+            throw RequestRejection(status: 503, "The edge cannot use its salt state now; retry later.", dropReason: .invalidRequest)
+        }
+        return .pass("keyed hash under the \(policy.saltRotation.rawValue) salt")
+    }
+
+    /// 10. URL scrubbing: fragments, denied (or not allowed) query parameters, campaign parameters taken
+    /// out, e-mail addresses and the policy's patterns redacted in URLs, titles and free-text fields.
+    func urlScrubbing(_ s: inout State) -> Decision {
+        let scrubber = s.site!.scrubber
+        let f = s.f
+        var removed = 0
+        if let url = f.url, let result = scrubber.scrub(url: url) {
+            s.hit.url = result.url
+            s.campaign = result.campaign
+            removed = (URLComponents(string: url)?.queryItems?.count ?? 0) - (URLComponents(string: result.url)?.queryItems?.count ?? 0)
+        }
+        if s.campaign.name == nil, let name = f.campaignName { s.campaign.name = scrubber.redact(name) }
+        if s.campaign.keyword == nil, let keyword = f.campaignKeyword { s.campaign.keyword = scrubber.redact(keyword) }
+        s.hit.title = f.title.map(scrubber.redact)
+        s.hit.eventCategory = f.eventCategory.map(scrubber.redact)
+        s.hit.eventAction = f.eventAction.map(scrubber.redact)
+        s.hit.eventName = f.eventName.map(scrubber.redact)
+        s.hit.searchKeyword = f.searchKeyword.map(scrubber.redact)
+        s.hit.searchCategory = f.searchCategory.map(scrubber.redact)
+        s.hit.linkURL = f.linkURL.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
+        return .pass(s.hit.url == nil ? "no page URL" : "\(max(removed, 0)) query parameter(s) removed")
+    }
+
+    /// 11. Referrer: reduced per the policy's `referrer` mode and classified.
+    func referrer(_ s: inout State) -> Decision {
+        let runtime = s.site!
+        let result = runtime.referrers.classify(referrer: s.f.referrer, campaign: s.campaign, site: runtime.site, pageHost: s.pageHost)
+        s.hit.referrerType = result.type
+        s.hit.referrerName = result.name
+        s.hit.referrerURL = result.url
+        if result.type == .campaign {
+            s.hit.campaignName = s.campaign.name
+            s.hit.campaignSource = s.campaign.source
+            s.hit.campaignMedium = s.campaign.medium
+            s.hit.campaignKeyword = s.campaign.keyword
+            s.hit.campaignContent = s.campaign.content
+        }
+        return .pass("\(result.type)\(result.name.map { " (\($0))" } ?? "")")
+    }
+
+    /// 12. User id: dropped, hashed with the site's key, or kept, per `user_id`.
+    func userID(_ s: inout State) -> Decision {
+        guard let raw = s.f.userID else { return .pass("no user id") }
+        guard !s.aggregateOnly else { return .pass("aggregate-only record: user id dropped") }
+        switch s.policy.userID {
+        case .drop: return .pass("user id dropped")
+        case .hash:
+            s.hit.userID = userIDs.hash(userID: raw, siteID: s.f.siteID)
+            return .pass("user id hashed with the site's key")
+        case .keep:
+            s.hit.userID = raw
+            return .pass("user id kept as sent")
+        }
+    }
+
+    /// 13. User agent → browser and OS families with major versions, device type. The string itself is
+    /// never stored; aggregate-only records keep no user-agent detail at all.
+    func userAgent(_ s: inout State) -> Decision {
+        s.hit.aggregateOnly = s.aggregateOnly
+        s.hit.isBot = s.isBot
+        guard !s.aggregateOnly else { return .pass("aggregate-only record: no user-agent detail") }
+        let summary = userAgents.summarize(s.request.userAgent)
+        s.hit.browser = summary.browser
+        s.hit.browserVersion = summary.browserVersion
+        s.hit.os = summary.os
+        s.hit.osVersion = summary.osVersion
+        s.hit.device = s.isBot ? .bot : summary.device
+        let browser = [summary.browser, summary.browserVersion].compactMap { $0 }.joined(separator: " ")
+        let os = [summary.os, summary.osVersion].compactMap { $0 }.joined(separator: " ")
+        return .pass("\(browser.isEmpty ? "unknown browser" : browser) on \(os.isEmpty ? "unknown OS" : os), \(s.hit.device!)")
+    }
+
+    /// The first language of `lang` or `Accept-Language` (RFC 9110 §12.5.4), lower case, without weights.
+    static func primaryLanguage(_ header: String?) -> String? {
+        guard let first = header?.split(separator: ",").first else { return nil }
+        let tag = first.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        guard !tag.isEmpty, tag.count <= 35, tag != "*",
+              tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else { return nil }
+        return tag.replacingOccurrences(of: "_", with: "-")
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+
+/// Campaign parameters found in a page URL (Google's `utm_*`, Matomo's `mtm_*`, legacy `pk_*`), lower-cased
+/// as Matomo stores them.
+public struct Campaign: Sendable, Equatable {
+    public var name: String?
+    public var source: String?
+    public var medium: String?
+    public var keyword: String?
+    public var content: String?
+
+    public var isEmpty: Bool { name == nil && source == nil && medium == nil }
+
+    enum Field: Sendable { case name, source, medium, keyword, content }
+
+    subscript(field: Field) -> String? {
+        get {
+            switch field {
+            case .name: name
+            case .source: source
+            case .medium: medium
+            case .keyword: keyword
+            case .content: content
+            }
+        }
+        set {
+            switch field {
+            case .name: name = newValue
+            case .source: source = newValue
+            case .medium: medium = newValue
+            case .keyword: keyword = newValue
+            case .content: content = newValue
+            }
+        }
+    }
+}
+
+/// Removes what a URL or title should not carry: fragments, click and session ids, credentials, e-mail
+/// addresses and the site's own redaction patterns. Campaign parameters are taken out of the URL into a
+/// `Campaign` (they are reported from there, and would otherwise split one page into many).
+public struct URLScrubber: Sendable {
+    let policy: PrivacyPolicy
+    private let patterns: [NSRegularExpression]
+
+    static let emailReplacement = "[email]"
+    static let patternReplacement = "[redacted]"
+
+    /// Campaign parameter names (lower case) and the campaign field each fills.
+    static let campaignParameters: [String: Campaign.Field] = [
+        "utm_campaign": .name, "mtm_campaign": .name, "pk_campaign": .name, "matomo_campaign": .name,
+        "piwik_campaign": .name, "pk_cpn": .name, "mtm_cpn": .name,
+        "utm_source": .source, "mtm_source": .source, "pk_source": .source,
+        "utm_medium": .medium, "mtm_medium": .medium, "pk_medium": .medium,
+        "utm_term": .keyword, "mtm_keyword": .keyword, "mtm_kwd": .keyword, "pk_keyword": .keyword,
+        "pk_kwd": .keyword, "matomo_kwd": .keyword, "piwik_kwd": .keyword,
+        "utm_content": .content, "mtm_content": .content, "pk_content": .content,
+    ]
+
+    /// - Throws: never for a policy that passed configuration checks (patterns are validated there).
+    public init(policy: PrivacyPolicy) throws {
+        self.policy = policy
+        self.patterns = try policy.redactPatterns.map { try NSRegularExpression(pattern: $0) }
+    }
+
+    /// The scrubbed URL and the campaign it carried. `nil` when the text is not an absolute http(s) URL.
+    public func scrub(url text: String) -> (url: String, campaign: Campaign)? {
+        guard var components = URLComponents(string: text),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = components.host, !host.isEmpty
+        else { return nil }
+        components.scheme = scheme
+        components.host = host.lowercased()
+        components.fragment = nil
+        components.user = nil
+        components.password = nil
+        components.path = redact(components.path)
+
+        var campaign = Campaign()
+        if let items = components.queryItems {
+            var kept: [URLQueryItem] = []
+            for item in items {
+                let name = item.name.lowercased()
+                if let field = Self.campaignParameters[name] {
+                    if let value = item.value.map(redact), !value.isEmpty, campaign[field] == nil {
+                        campaign[field] = value.lowercased()
+                    }
+                    continue
+                }
+                if !keeps(parameter: name) { continue }
+                kept.append(URLQueryItem(name: redact(item.name), value: item.value.map(redact)))
+            }
+            components.queryItems = kept.isEmpty ? nil : kept
+        }
+        guard let url = components.string else { return nil }
+        return (url, campaign)
+    }
+
+    /// Whether the policy keeps a query parameter (by lower-case name).
+    func keeps(parameter name: String) -> Bool {
+        switch policy.queryMode {
+        case .allowlist: policy.allowedQueryParams.contains(name)
+        case .denylist: !policy.stripQueryParams.contains(name)
+        }
+    }
+
+    /// Replaces e-mail addresses (when the policy says so) and the policy's patterns in free text.
+    public func redact(_ text: String) -> String {
+        var text = text
+        if policy.redactEmails, text.utf8.contains(UInt8(ascii: "@")) {
+            text = Self.redactingEmails(text)
+        }
+        for pattern in patterns {
+            text = pattern.stringByReplacingMatches(
+                in: text, range: NSRange(text.startIndex..., in: text), withTemplate: Self.patternReplacement)
+        }
+        return text
+    }
+
+    /// Replaces every `local@domain.tld` with `[email]`: a local part of letters, digits and `._%+-`, a
+    /// domain of letters, digits, `.` and `-` holding a dot and ending in a label of two or more letters.
+    /// A hand scanner rather than a regular expression: it runs on every URL and title.
+    static func redactingEmails(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        func isLocal(_ b: UInt8) -> Bool {
+            isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "%")
+                || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+        }
+        func isDomain(_ b: UInt8) -> Bool { isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") }
+        func isAlnum(_ b: UInt8) -> Bool {
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var copied = 0
+        var index = 0
+        while index < bytes.count {
+            guard bytes[index] == UInt8(ascii: "@") else { index += 1; continue }
+            var start = index
+            while start > copied, isLocal(bytes[start - 1]) { start -= 1 }
+            var end = index + 1
+            while end < bytes.count, isDomain(bytes[end]) { end += 1 }
+            // Trim trailing dots and hyphens: "mail me at a@b.org." ends the sentence, not the domain.
+            while end > index + 1, bytes[end - 1] == UInt8(ascii: ".") || bytes[end - 1] == UInt8(ascii: "-") { end -= 1 }
+            let domain = bytes[(index + 1)..<end]
+            let lastDot = domain.lastIndex(of: UInt8(ascii: "."))
+            let tld = lastDot.map { domain[($0 + 1)...] } ?? []
+            let valid = start < index && lastDot != nil && lastDot! > index + 1 && tld.count >= 2
+                && tld.allSatisfy { ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }
+            if valid {
+                out.append(contentsOf: bytes[copied..<start])
+                out.append(contentsOf: emailReplacement.utf8)
+                copied = end
+                index = end
+            } else {
+                index += 1
+            }
+        }
+        out.append(contentsOf: bytes[copied...])
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,72 @@
+/// What a hit records. An open set: a newer edge may send kinds an older central does not know, and
+/// decoding must not fail on them (after SwiftNIO's open enums).
+public struct HitKind: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let pageview = HitKind(rawValue: "pageview")
+    public static let event = HitKind(rawValue: "event")
+    public static let siteSearch = HitKind(rawValue: "site_search")
+    public static let outlink = HitKind(rawValue: "outlink")
+    public static let download = HitKind(rawValue: "download")
+    public static let goal = HitKind(rawValue: "goal")
+    /// Matomo's heartbeat (`ping=1`): extends the visit's duration, is not an action.
+    public static let ping = HitKind(rawValue: "ping")
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// How a visitor arrived, after Matomo's referrer types.
+public struct ReferrerType: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let direct = ReferrerType(rawValue: "direct")
+    public static let searchEngine = ReferrerType(rawValue: "search_engine")
+    public static let website = ReferrerType(rawValue: "website")
+    public static let social = ReferrerType(rawValue: "social")
+    public static let campaign = ReferrerType(rawValue: "campaign")
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// The kind of device a user agent names.
+public struct DeviceType: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let desktop = DeviceType(rawValue: "desktop")
+    public static let mobile = DeviceType(rawValue: "mobile")
+    public static let tablet = DeviceType(rawValue: "tablet")
+    public static let bot = DeviceType(rawValue: "bot")
+    public static let other = DeviceType(rawValue: "other")
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}

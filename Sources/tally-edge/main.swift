@@ -1,0 +1,3 @@
+import ArgumentParser
+import EdgeCollector
+@main struct TallyEdgeMain { static func main() {} }
