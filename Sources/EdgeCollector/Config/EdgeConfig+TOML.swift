@@ -52,7 +52,7 @@ extension EdgeConfig {
         var buffer = BufferSettings()
         if var reader = try root.subtable("buffer") {
             if let v = try reader.choice("ack", as: BufferSettings.AckMode.self) { buffer.ack = v }
-            if let v = try reader.int("max_buffer_bytes", in: 1 << 16...Int(Int64.max)) { buffer.maxBufferBytes = v }
+            if let v = try reader.int("max_buffer_bytes", in: 1024...Int(Int64.max)) { buffer.maxBufferBytes = v }
             if let v = try reader.int("retry_after_seconds", in: 1...86_400) { buffer.retryAfterSeconds = v }
             try reader.rejectUnknownKeys()
         }
@@ -143,7 +143,7 @@ extension EdgeConfig {
         guard let colon = text.lastIndex(of: ":") else { throw invalid }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else {
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
             throw invalid
         }
         return (host, port)

@@ -24,13 +24,15 @@ public final class SaltStore: Sendable {
         var salts: [Salt]
     }
 
-    public let path: String
+    /// The state file; `nil` keeps salts in memory only (for `tally-edge explain`, which must not touch
+    /// a running edge's state).
+    public let path: String?
     private let salts: Mutex<[Salt]>
 
-    public init(path: String, now: Date) throws {
+    public init(path: String?, now: Date) throws {
         self.path = path
         var loaded: [Salt] = []
-        if FileManager.default.fileExists(atPath: path) {
+        if let path, FileManager.default.fileExists(atPath: path) {
             do {
                 try KeyFilePermissions.requirePrivate(path)
                 loaded = try JSONDecoder().decode(StateFile.self, from: Data(contentsOf: URL(fileURLWithPath: path))).salts
@@ -105,6 +107,7 @@ public final class SaltStore: Sendable {
     /// Writes the whole state to a private temporary file, syncs it and renames it over the old one, so a
     /// crash leaves either the old or the new state, never a torn file.
     private func persist(_ salts: [Salt]) throws {
+        guard let path else { return }
         let temporary = path + ".tmp"
         do {
             let data = try JSONEncoder().encode(StateFile(salts: salts))

@@ -1,0 +1,120 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Group commit for the buffer: requests hand their hits over and (with `ack = "durable"`) wait; one
+/// writer loop takes everything that has arrived since its last transaction and commits it at once, so
+/// many concurrent hits share one transaction and one fsync. Drop counts ride along in the same
+/// transaction. On graceful shutdown the loop stops taking work, commits what is pending and returns.
+public final class GroupCommitter: Service, Sendable {
+    public enum Failure: Error, Equatable {
+        /// The buffer holds `max_buffer_bytes`; the request is refused with 503 and nothing is stored.
+        case bufferFull
+        /// The edge is shutting down.
+        case closed
+    }
+
+    private struct Pending {
+        var hits: [BufferedHit] = []
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var drops: [DropReason: Int] = [:]
+        var bytes = 0
+        var isEmpty: Bool { hits.isEmpty && drops.isEmpty }
+    }
+
+    private struct State {
+        var pending = Pending()
+        /// Bytes handed to the writer but not yet reflected in the sink's total.
+        var inFlightBytes = 0
+        var closed = false
+    }
+
+    private let sink: any HitSink
+    private let maxBytes: Int
+    private let durable: Bool
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    public init(sink: any HitSink, maxBytes: Int, ack: BufferSettings.AckMode, logger: Logger) {
+        self.sink = sink
+        self.maxBytes = maxBytes
+        self.durable = ack == .durable
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Hands hits to the buffer: all of them or, when they do not fit, none (`bufferFull`). With durable
+    /// acknowledgement it returns once their transaction has committed.
+    public func submit(_ hits: [BufferedHit]) async throws {
+        guard !hits.isEmpty else { return }
+        let bytes = hits.reduce(0) { $0 + $1.payload.count }
+        if durable {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let refused: Failure? = state.withLock { state in
+                    if let refusal = admit(&state, bytes: bytes) { return refusal }
+                    state.pending.hits.append(contentsOf: hits)
+                    state.pending.waiters.append(continuation)
+                    state.pending.bytes += bytes
+                    return nil
+                }
+                if let refused { continuation.resume(throwing: refused) } else { wake.yield() }
+            }
+        } else {
+            try state.withLock { state in
+                if let refusal = admit(&state, bytes: bytes) { throw refusal }
+                state.pending.hits.append(contentsOf: hits)
+                state.pending.bytes += bytes
+            }
+            wake.yield()
+        }
+    }
+
+    private func admit(_ state: inout State, bytes: Int) -> Failure? {
+        if state.closed { return .closed }
+        if sink.storedBytes + state.inFlightBytes + state.pending.bytes + bytes > maxBytes {
+            state.pending.drops[.bufferFull, default: 0] += 1
+            return .bufferFull
+        }
+        return nil
+    }
+
+    /// Counts a dropped request; persisted with the next transaction.
+    public func countDrop(_ reason: DropReason) {
+        let accepted = state.withLock { state in
+            guard !state.closed else { return false }
+            state.pending.drops[reason, default: 0] += 1
+            return true
+        }
+        if accepted { wake.yield() }
+    }
+
+    public func run() async throws {
+        for await _ in wakeups.cancelOnGracefulShutdown() {
+            await commitPending()
+        }
+        state.withLock { $0.closed = true }
+        await commitPending()
+    }
+
+    /// Commits everything pending in one transaction and answers its waiters.
+    private func commitPending() async {
+        let batch: Pending = state.withLock { state in
+            let batch = state.pending
+            state.pending = Pending()
+            state.inFlightBytes = batch.bytes
+            return batch
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try await sink.append(batch.hits, drops: batch.drops)
+            state.withLock { $0.inFlightBytes = 0 }
+            for waiter in batch.waiters { waiter.resume() }
+        } catch {
+            state.withLock { $0.inFlightBytes = 0 }
+            logger.error("Buffer write failed; \(batch.hits.count) hit(s) were not stored", metadata: ["error": "\(error)"])
+            for waiter in batch.waiters { waiter.resume(throwing: error) }
+        }
+    }
+}

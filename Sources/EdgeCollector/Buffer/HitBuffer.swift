@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import Synchronization
+import TallyCore
+
+/// A hit ready for the buffer: the record, the digest of the policy it was collected under, and its
+/// canonical JSON (encoded by the request's task, not on the single writer).
+public struct BufferedHit: Sendable {
+    public var hit: Hit
+    public var policyDigest: PolicyDigest
+    public var payload: Data
+
+    public init(hit: Hit, policyDigest: PolicyDigest) throws {
+        self.hit = hit
+        self.policyDigest = policyDigest
+        self.payload = try hit.encodedJSON()
+    }
+}
+
+/// Where accepted hits go. `HitBuffer` is the real one; tests may substitute another.
+public protocol HitSink: Sendable {
+    /// Stores the hits and adds the drop counts in one transaction: all of it or nothing.
+    func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws
+    /// Payload bytes held now (what `max_buffer_bytes` limits).
+    var storedBytes: Int { get }
+}
+
+/// The edge's durable buffer, `<data_dir>/buffer.sqlite`: hits waiting to be shipped, and the count of
+/// drops by reason. It holds undelivered data, so its schema only ever moves forward by migrations.
+public struct HitBuffer: HitSink {
+    let writer: any DatabaseWriter
+    private let totals: Totals
+    private let clock: any TallyClock
+
+    final class Totals: Sendable {
+        let value: Mutex<(count: Int, bytes: Int)>
+        init(count: Int, bytes: Int) { value = Mutex((count, bytes)) }
+    }
+
+    public let path: String
+
+    public static func open(path: String, clock: any TallyClock = SystemClock()) throws -> HitBuffer {
+        var configuration = Configuration()
+        // A busy timeout rather than failing at once: `tally-edge status` and the shipper read while
+        // the edge writes.
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // DatabasePool turns WAL on (https://sqlite.org/wal.html): readers never block the writer.
+            // synchronous = FULL makes each commit durable against power loss, not only process crashes;
+            // that is what `ack = "durable"` promises, and group commit spreads the fsync over many hits.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try migrator.migrate(pool)
+        } catch {
+            throw EdgeError.buffer(path: path, reason: "\(error)")
+        }
+        let (count, bytes) = try pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM hits")
+            return (row?[0] as Int? ?? 0, row?[1] as Int? ?? 0)
+        }
+        return HitBuffer(writer: pool, totals: Totals(count: count, bytes: bytes), clock: clock, path: path)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: hits and drop counts") { db in
+            try db.execute(sql: """
+                CREATE TABLE hits (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    received_at INTEGER NOT NULL,  -- ms since 1970 UTC, when the edge accepted it
+                    site_id INTEGER NOT NULL,
+                    policy_digest TEXT NOT NULL,   -- hex SHA-256 of the effective policy
+                    payload BLOB NOT NULL          -- the Hit as canonical JSON
+                );
+                CREATE TABLE drop_counts (
+                    reason TEXT PRIMARY KEY,
+                    count INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    public var storedBytes: Int { totals.value.withLock { $0.bytes } }
+    public var storedCount: Int { totals.value.withLock { $0.count } }
+
+    public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws {
+        let now = clock.now().millisecondsSince1970
+        try await writer.write { db in
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO hits (received_at, site_id, policy_digest, payload) VALUES (?, ?, ?, ?)")
+            for hit in hits {
+                try insert.execute(arguments: [now, hit.hit.siteID, hit.policyDigest.hex, hit.payload])
+            }
+            let count = try db.cachedStatement(sql: """
+                INSERT INTO drop_counts (reason, count) VALUES (?, ?)
+                ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count
+                """)
+            for (reason, n) in drops { try count.execute(arguments: [reason.rawValue, n]) }
+        }
+        let bytes = hits.reduce(0) { $0 + $1.payload.count }
+        totals.value.withLock { $0 = ($0.count + hits.count, $0.bytes + bytes) }
+    }
+
+    /// The oldest hits first, for shipping and inspection.
+    public func oldest(limit: Int) throws -> [StoredHit] {
+        try writer.read { db in try StoredHit.fetch(db, limit: limit) }
+    }
+
+    public func status(now: Date) throws -> BufferStatus {
+        try writer.read { db in try BufferStatus.read(db, now: now) }
+    }
+}
+
+/// A hit as it sits in the buffer.
+public struct StoredHit: Sendable {
+    public var id: Int64
+    public var receivedAt: Int64
+    public var policyDigest: String
+    public var hit: Hit
+
+    static func fetch(_ db: Database, limit: Int) throws -> [StoredHit] {
+        try Row.fetchAll(db, sql: "SELECT id, received_at, policy_digest, payload FROM hits ORDER BY id LIMIT ?", arguments: [limit])
+            .map { row in
+                StoredHit(id: row[0], receivedAt: row[1], policyDigest: row[2], hit: try Hit.decodeJSON(row[3]))
+            }
+    }
+}
+
+/// What `tally-edge status` and `/healthz` report about the buffer.
+public struct BufferStatus: Sendable, Equatable {
+    public var depth: Int
+    public var payloadBytes: Int
+    public var oldestReceivedAt: Date?
+    public var drops: [DropReason: Int]
+
+    public func oldestAge(now: Date) -> TimeInterval? { oldestReceivedAt.map { max(0, now.timeIntervalSince($0)) } }
+
+    static func read(_ db: Database, now: Date) throws -> BufferStatus {
+        let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM hits")
+        let oldest = try Int64.fetchOne(db, sql: "SELECT received_at FROM hits ORDER BY id LIMIT 1")
+        var drops: [DropReason: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT reason, count FROM drop_counts") {
+            drops[DropReason(rawValue: row[0])] = row[1]
+        }
+        return BufferStatus(
+            depth: row?[0] ?? 0, payloadBytes: row?[1] ?? 0,
+            oldestReceivedAt: oldest.map(Date.init(millisecondsSince1970:)), drops: drops)
+    }
+
+    /// Reads a buffer file without opening it for writing (used by `tally-edge status` beside a running edge).
+    public static func read(bufferAt path: String, now: Date) throws -> BufferStatus {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EdgeError.buffer(path: path, reason: "no buffer exists yet; start the edge with tally-edge run first")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            return try queue.read { db in try read(db, now: now) }
+        } catch {
+            throw EdgeError.buffer(path: path, reason: "\(error)")
+        }
+    }
+}

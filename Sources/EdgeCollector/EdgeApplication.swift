@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import Logging
+import TallyCore
+
+/// Everything the edge is made of, built from its configuration. `tally-edge run` and the tests use the
+/// same builder, so what is tested is what runs.
+public struct EdgeComponents: Sendable {
+    public let config: EdgeConfig
+    public let buffer: HitBuffer
+    public let salts: SaltStore
+    public let pipeline: PrivacyPipeline
+    public let committer: GroupCommitter
+    public let metrics: EdgeMetrics
+    public let ingest: TrackingIngest
+
+    /// Opens the data directory (created with mode 0700), the buffer, the salt state, the user-id key and
+    /// the GeoIP database.
+    public init(config: EdgeConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
+        self.config = config
+        try Self.prepareDataDirectory(config.dataDirectory)
+        buffer = try HitBuffer.open(path: config.bufferPath, clock: clock)
+        salts = try SaltStore(path: config.saltStatePath, now: clock.now())
+        let geo: (any GeoLocator)? = try config.geoIPDatabase.map { try MaxMindGeoLocator(path: $0) }
+        pipeline = try PrivacyPipeline(
+            config: config, geo: geo, visitors: VisitorHasher(salts: salts),
+            userIDs: try UserIDHasher.load(path: config.userIDKeyFile))
+        committer = GroupCommitter(sink: buffer, maxBytes: config.buffer.maxBufferBytes, ack: config.buffer.ack, logger: logger)
+        metrics = EdgeMetrics()
+        ingest = TrackingIngest(
+            pipeline: pipeline, committer: committer, metrics: metrics,
+            retryAfterSeconds: config.buffer.retryAfterSeconds, logger: logger)
+    }
+
+    static func prepareDataDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw EdgeError.configInvalid(key: "data_dir", value: "\"\(path)\"", expected: "a directory, not a file")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw EdgeError.configInvalid(key: "data_dir", value: "\"\(path)\"", expected: "a directory the edge can create and write")
+        }
+    }
+}
+
+/// The edge's HTTP application: collection endpoints, health and metrics, with the group committer and
+/// salt maintenance as services that shut down after the server has stopped taking requests.
+public func buildEdgeApplication(
+    components: EdgeComponents, clock: any TallyClock = SystemClock(), logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let config = components.config
+    let router = Router(context: EdgeRequestContext.self)
+    TrackingController(
+        ingest: components.ingest, limits: config.limits,
+        resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock
+    ).addRoutes(to: router)
+    OperationsController(
+        buffer: components.buffer, maxBufferBytes: config.buffer.maxBufferBytes, metrics: components.metrics, clock: clock
+    ).addRoutes(to: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
+        services: [
+            components.committer,
+            SaltMaintenance(salts: components.salts, clock: clock, interval: .seconds(600), logger: logger),
+        ],
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? config.listenPort
+            logger.notice("tally-edge listening", metadata: ["address": "\(config.listenHost):\(port)", "edge_id": "\(config.edgeID)"])
+            await onServerRunning(port)
+        },
+        logger: logger)
+}

@@ -1,0 +1,225 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TallyCore
+
+/// The collection endpoints: Matomo's `/matomo.php` and `/piwik.php` (single and bulk), and Tally's JSON
+/// beacon `/api/event`. Every request is bounded (URL, body, parameters, UTF-8) before it is parsed.
+struct TrackingController: Sendable {
+    let ingest: TrackingIngest
+    let limits: RequestLimits
+    let resolver: ClientAddressResolver
+    let clock: any TallyClock
+
+    /// Matomo's 1×1 transparent GIF, byte for byte (core/Tracker/Response.php, `$trans_gif_64`).
+    static let transparentGIF: [UInt8] = Array(Data(base64Encoded: "R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==") ?? Data())
+
+    func addRoutes(to router: Router<EdgeRequestContext>) {
+        for path in ["/matomo.php", "/piwik.php"] {
+            router.get(RouterPath(path), use: matomo)
+            router.post(RouterPath(path), use: matomo)
+            router.on(RouterPath(path), method: .options, use: preflight)
+        }
+        router.post("/api/event", use: event)
+        router.on("/api/event", method: .options, use: preflight)
+    }
+
+    @Sendable func matomo(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        defer { ingest.metrics.requestDuration.record(ContinuousClock.now - started) }
+        do {
+            try checkURL(request)
+            guard let peer = context.peerAddress else { throw RequestRejection("The client address is unknown.") }
+            var parameters = try QueryParameters.parse(Array((request.uri.query ?? "").utf8), limits: limits)
+            if request.method == .post {
+                let body = try await collectBody(request)
+                let trimmed = body.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }
+                if trimmed.first == UInt8(ascii: "{") {
+                    return try await bulk(Array(trimmed), query: parameters, request: request, peer: peer)
+                }
+                parameters.merge(try QueryParameters.parse(body, limits: limits))
+            }
+            let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
+            return respond(outcome, request: request)
+        } catch let rejection as RequestRejection {
+            ingest.countRejection(rejection.dropReason)
+            return text(rejection.reason, status: rejection.status, request: request)
+        }
+    }
+
+    /// Matomo's bulk format: `{"requests": ["?idsite=1&rec=1&…", …], "token_auth": "…"}`.
+    private func bulk(_ body: [UInt8], query: QueryParameters, request: Request, peer: IPAddress) async throws -> Response {
+        struct BulkBody: Decodable {
+            var requests: [String]
+            var token_auth: String?
+        }
+        let decoded: BulkBody
+        do {
+            decoded = try JSONDecoder().decode(BulkBody.self, from: Data(body))
+        } catch {
+            throw RequestRejection("The bulk request is not JSON of the form {\"requests\": [\"?idsite=1&rec=1&…\"]}.")
+        }
+        guard decoded.requests.count <= limits.maxBulkRequests else {
+            throw RequestRejection("The bulk request holds \(decoded.requests.count) requests, more than \(limits.maxBulkRequests); split it.")
+        }
+        var incomingRequests: [IncomingRequest] = []
+        var invalidIndices: Set<Int> = []
+        for (index, entry) in decoded.requests.enumerated() {
+            let entryQuery = entry.firstIndex(of: "?").map { entry[entry.index(after: $0)...] } ?? entry[...]
+            do {
+                var parameters = try QueryParameters.parse(Array(entryQuery.utf8), limits: limits)
+                if parameters["token_auth"] == nil, let token = decoded.token_auth ?? query["token_auth"] {
+                    parameters["token_auth"] = token
+                }
+                incomingRequests.append(incoming(request, peer: peer, parameters: parameters))
+            } catch {
+                ingest.countRejection(.invalidRequest)
+                invalidIndices.insert(index)
+            }
+        }
+        let (outcomes, failure) = await ingest.trackBulk(incomingRequests)
+        if let failure { return respond(failure, request: request) }
+        let invalid = invalidIndices.count + outcomes.filter { if case .rejected = $0 { true } else { false } }.count
+        let tracked = decoded.requests.count - invalid
+        let json = "{\"status\":\"success\",\"tracked\":\(tracked),\"invalid\":\(invalid)}"
+        var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+        addCORS(&response, request: request)
+        return response
+    }
+
+    /// Tally's own beacon: `{"site":1,"url":"…","referrer":"…","kind":"pageview"|"event",…}`.
+    @Sendable func event(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        defer { ingest.metrics.requestDuration.record(ContinuousClock.now - started) }
+        do {
+            try checkURL(request)
+            guard let peer = context.peerAddress else { throw RequestRejection("The client address is unknown.") }
+            let body = try await collectBody(request)
+            let beacon: EventBeacon
+            do {
+                beacon = try JSONDecoder().decode(EventBeacon.self, from: Data(body))
+            } catch {
+                throw RequestRejection("The event body is not JSON of the form {\"site\":1,\"url\":\"https://…\",\"kind\":\"pageview\"}.")
+            }
+            let parameters = try beacon.parameters(limits: limits)
+            let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
+            switch outcome {
+            case .stored, .dropped:
+                var response = Response(status: .accepted)
+                addCORS(&response, request: request)
+                return response
+            default:
+                return respond(outcome, request: request)
+            }
+        } catch let rejection as RequestRejection {
+            ingest.countRejection(rejection.dropReason)
+            return text(rejection.reason, status: rejection.status, request: request)
+        }
+    }
+
+    @Sendable func preflight(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+        var response = Response(status: .noContent)
+        addCORS(&response, request: request)
+        response.headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+        response.headers[.accessControlAllowHeaders] = "Content-Type"
+        response.headers[.accessControlMaxAge] = "86400"
+        return response
+    }
+
+    private func checkURL(_ request: Request) throws(RequestRejection) {
+        let length = request.uri.string.utf8.count
+        if length > limits.maxURLBytes {
+            throw RequestRejection(status: 414, "The request URL is \(length) bytes, more than \(limits.maxURLBytes); send the hit with POST.")
+        }
+    }
+
+    private func collectBody(_ request: Request) async throws -> [UInt8] {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limits.maxBodyBytes {
+            throw RequestRejection(status: 413, "The request body is \(declared) bytes, more than \(limits.maxBodyBytes); send fewer hits per request.")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw RequestRejection(status: 413, "The request body is more than \(limits.maxBodyBytes) bytes; send fewer hits per request.")
+        }
+    }
+
+    private func incoming(_ request: Request, peer: IPAddress, parameters: QueryParameters) -> IncomingRequest {
+        let headers = request.headers
+        var signals: [String: String] = [:]
+        for name in Self.signalHeaders {
+            if let value = headers[name] { signals[name.canonicalName] = value.trimmingCharacters(in: .whitespaces) }
+        }
+        let client = resolver.resolve(peer: peer, forwardedFor: headers[.xForwardedFor], forwarded: headers[.forwarded])
+        return IncomingRequest(
+            clientIP: client,
+            userAgent: parameters["ua"] ?? headers[.userAgent] ?? "",
+            acceptLanguage: headers[.acceptLanguage],
+            headers: signals,
+            cookies: IncomingRequest.parseCookies(headers[values: .cookie].joined(separator: "; ")),
+            parameters: parameters,
+            receivedAt: clock.now())
+    }
+
+    /// The privacy and prefetch signals the pipeline reads.
+    static let signalHeaders: [HTTPField.Name] = [
+        .dnt, .xDoNotTrack, .secGPC, .purpose, .secPurpose, .xPurpose, .xMoz,
+    ]
+
+    private func respond(_ outcome: TrackingIngest.Outcome, request: Request) -> Response {
+        switch outcome {
+        case let .stored(sendImage), let .dropped(_, sendImage):
+            var response: Response
+            if sendImage {
+                response = Response(status: .ok, headers: [.contentType: "image/gif"], body: .init(byteBuffer: ByteBuffer(bytes: Self.transparentGIF)))
+            } else {
+                response = Response(status: .noContent)
+            }
+            response.headers[.cacheControl] = "no-store"
+            addCORS(&response, request: request)
+            return response
+        case let .rejected(rejection):
+            return text(rejection.reason, status: rejection.status, request: request)
+        case .bufferFull:
+            var response = text("The edge's buffer is full; retry later.", status: 503, request: request)
+            response.headers[.retryAfter] = String(ingest.retryAfterSeconds)
+            return response
+        case .unavailable:
+            return text("The edge cannot store hits now; retry later.", status: 503, request: request)
+        }
+    }
+
+    private func text(_ message: String, status: Int, request: Request) -> Response {
+        var response = Response(
+            status: .init(code: status), headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+        addCORS(&response, request: request)
+        return response
+    }
+
+    /// Browsers POST hits cross-origin with credentials (the opt-out and consent cookies), so the origin is
+    /// echoed rather than `*`, which credentialed requests may not use (Fetch standard, CORS protocol).
+    private func addCORS(_ response: inout Response, request: Request) {
+        if let origin = request.headers[.origin] {
+            response.headers[.accessControlAllowOrigin] = origin
+            response.headers[.accessControlAllowCredentials] = "true"
+            response.headers[.vary] = "Origin"
+        } else {
+            response.headers[.accessControlAllowOrigin] = "*"
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let dnt = Self("DNT")!
+    static let xDoNotTrack = Self("X-Do-Not-Track")!
+    static let secGPC = Self("Sec-GPC")!
+    static let purpose = Self("Purpose")!
+    static let secPurpose = Self("Sec-Purpose")!
+    static let xPurpose = Self("X-Purpose")!
+    static let xMoz = Self("X-Moz")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let forwarded = Self("Forwarded")!
+}

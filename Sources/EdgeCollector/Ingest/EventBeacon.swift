@@ -1,0 +1,43 @@
+/// Tally's own JSON beacon for `POST /api/event`, translated into the Matomo parameters the pipeline
+/// reads, so both endpoints share one set of rules.
+struct EventBeacon: Decodable {
+    var site: Int
+    var url: String
+    var referrer: String?
+    var kind: String?
+    var title: String?
+    var category: String?
+    var action: String?
+    var name: String?
+    var value: Double?
+    var resolution: String?
+    var language: String?
+    var consent: Bool?
+
+    func parameters(limits: RequestLimits) throws(RequestRejection) -> QueryParameters {
+        var p = QueryParameters(["idsite": String(site), "rec": "1", "url": url])
+        p["urlref"] = referrer
+        p["action_name"] = title
+        p["res"] = resolution
+        p["lang"] = language
+        if consent == true { p["consent"] = "1" }
+        switch kind ?? "pageview" {
+        case "pageview":
+            break
+        case "event":
+            guard let category, let action else {
+                throw RequestRejection("An event needs \"category\" and \"action\".")
+            }
+            p["e_c"] = category
+            p["e_a"] = action
+            p["e_n"] = name
+            p["e_v"] = value.map { String($0) }
+        case let other:
+            throw RequestRejection("kind \"\(other)\" is not known; use \"pageview\" or \"event\".")
+        }
+        for (key, value) in [("url", url), ("referrer", referrer ?? ""), ("title", title ?? "")] where value.utf8.count > limits.maxValueBytes {
+            throw RequestRejection("\(key) is longer than \(limits.maxValueBytes) bytes; shorten it.")
+        }
+        return p
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import TallyCore
+
+/// Takes requests from the HTTP layer through the pipeline into the buffer, and counts every outcome.
+/// It only appends: everything slow (shipping, aggregation) happens elsewhere, later.
+public struct TrackingIngest: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case stored(sendImage: Bool)
+        /// Dropped by policy; the client still gets the normal answer, as Matomo does.
+        case dropped(DropReason, sendImage: Bool)
+        case rejected(RequestRejection)
+        case bufferFull
+        case unavailable
+    }
+
+    let pipeline: PrivacyPipeline
+    let committer: GroupCommitter
+    let metrics: EdgeMetrics
+    let logger: Logger
+    let retryAfterSeconds: Int
+
+    public init(pipeline: PrivacyPipeline, committer: GroupCommitter, metrics: EdgeMetrics, retryAfterSeconds: Int, logger: Logger) {
+        self.pipeline = pipeline
+        self.committer = committer
+        self.metrics = metrics
+        self.retryAfterSeconds = retryAfterSeconds
+        self.logger = logger
+    }
+
+    /// Counts a request refused before it reached the pipeline (size limits, malformed body).
+    func countRejection(_ reason: DropReason) { count(reason) }
+
+    /// One tracking request.
+    public func track(_ request: IncomingRequest) async -> Outcome {
+        let (hits, outcome) = evaluate(request)
+        guard let hit = hits.first else { return outcome }
+        return await store([hit]) ?? outcome
+    }
+
+    /// A Matomo bulk request: every entry is evaluated on its own; the stored ones go into the buffer
+    /// together (one transaction), or, if they do not fit, none of them does.
+    public func trackBulk(_ requests: [IncomingRequest]) async -> (outcomes: [Outcome], failure: Outcome?) {
+        var hits: [BufferedHit] = []
+        var outcomes: [Outcome] = []
+        for request in requests {
+            let (stored, outcome) = evaluate(request)
+            hits.append(contentsOf: stored)
+            outcomes.append(outcome)
+        }
+        return (outcomes, await store(hits))
+    }
+
+    /// Runs the pipeline; returns the hit to store (if any) and the outcome to report if storing succeeds.
+    private func evaluate(_ request: IncomingRequest) -> ([BufferedHit], Outcome) {
+        let result: PrivacyPipeline.Result
+        do {
+            result = try pipeline.process(request)
+        } catch {
+            count(error.dropReason)
+            return ([], .rejected(error))
+        }
+        switch result.outcome {
+        case let .drop(reason):
+            count(reason)
+            return ([], .dropped(reason, sendImage: result.sendImage))
+        case let .store(hit):
+            guard let digest = result.policyDigest, let buffered = try? BufferedHit(hit: hit, policyDigest: digest) else {
+                count(.invalidRequest)
+                return ([], .rejected(RequestRejection("The hit could not be encoded.")))
+            }
+            return ([buffered], .stored(sendImage: result.sendImage))
+        }
+    }
+
+    /// Hands hits to the buffer; `nil` when they were stored, else the failure outcome.
+    private func store(_ hits: [BufferedHit]) async -> Outcome? {
+        guard !hits.isEmpty else { return nil }
+        do {
+            try await committer.submit(hits)
+        } catch GroupCommitter.Failure.bufferFull {
+            metrics.drop(.bufferFull)
+            return .bufferFull
+        } catch {
+            logger.error("Hits not stored", metadata: ["error": "\(error)"])
+            return .unavailable
+        }
+        metrics.accepted.increment(by: Int64(hits.count))
+        let bots = hits.filter(\.hit.isBot).count
+        if bots > 0 { metrics.botsCounted.increment(by: Int64(bots)) }
+        let aggregateOnly = hits.filter(\.hit.aggregateOnly).count
+        if aggregateOnly > 0 { metrics.aggregateOnly.increment(by: Int64(aggregateOnly)) }
+        return nil
+    }
+
+    private func count(_ reason: DropReason) {
+        metrics.drop(reason)
+        committer.countDrop(reason)
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import EdgeCollector
+import Hummingbird
+import Logging
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the collector until SIGTERM or SIGINT.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try options.load()
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tally-edge")
+        let components: EdgeComponents
+        do {
+            components = try EdgeComponents(config: config, logger: logger)
+        } catch {
+            fail(error)
+        }
+        let app = buildEdgeApplication(components: components, logger: logger)
+        try await app.runService()
+        logger.notice("tally-edge stopped; pending hits committed")
+    }
+}

@@ -1,3 +1,0 @@
-import ArgumentParser
-import EdgeCollector
-@main struct TallyEdgeMain { static func main() {} }
