@@ -58,6 +58,8 @@ public struct BufferSettings: Sendable, Equatable {
     public var maxBufferBytes: Int = 1 << 30
     /// Seconds a client is told to wait (`Retry-After`) when the buffer is full.
     public var retryAfterSeconds: Int = 30
+
+    public init() {}
 }
 
 /// Bounds on every request, so no client can make the edge allocate or parse without limit.
@@ -72,6 +74,8 @@ public struct RequestLimits: Sendable, Equatable {
     public var maxBulkRequests: Int = 1000
     /// Longest single parameter value in bytes (URLs and titles included).
     public var maxValueBytes: Int = 4096
+
+    public init() {}
 }
 
 /// Where and how the shipper sends batches to central.
