@@ -61,7 +61,7 @@ public func buildEdgeApplication(
         resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock
     ).addRoutes(to: router)
     OperationsController(
-        buffer: components.buffer, maxBufferBytes: config.buffer.maxBufferBytes, metrics: components.metrics, clock: clock
+        buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes, metrics: components.metrics, clock: clock
     ).addRoutes(to: router)
     return Application(
         router: router,

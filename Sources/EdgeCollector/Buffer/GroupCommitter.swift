@@ -27,6 +27,8 @@ public final class GroupCommitter: Service, Sendable {
         /// Bytes handed to the writer but not yet reflected in the sink's total.
         var inFlightBytes = 0
         var closed = false
+        /// The last submission was refused for space and none has been admitted since.
+        var refusing = false
     }
 
     private let sink: any HitSink
@@ -75,10 +77,15 @@ public final class GroupCommitter: Service, Sendable {
         if state.closed { return .closed }
         if sink.storedBytes + state.inFlightBytes + state.pending.bytes + bytes > maxBytes {
             state.pending.drops[.bufferFull, default: 0] += 1
+            state.refusing = true
             return .bufferFull
         }
+        state.refusing = false
         return nil
     }
+
+    /// Whether the edge is refusing hits for lack of buffer space (the last submission did not fit).
+    public var isRefusing: Bool { state.withLock { $0.refusing } }
 
     /// Counts a dropped request; persisted with the next transaction.
     public func countDrop(_ reason: DropReason) {

@@ -6,6 +6,7 @@ import TallyCore
 /// `/healthz` (liveness and buffer state) and `/metrics` (Prometheus text format 0.0.4).
 struct OperationsController: Sendable {
     let buffer: HitBuffer
+    let committer: GroupCommitter
     let maxBufferBytes: Int
     let metrics: EdgeMetrics
     let clock: any TallyClock
@@ -18,7 +19,7 @@ struct OperationsController: Sendable {
     @Sendable func health(_ request: Request, context: EdgeRequestContext) async throws -> Response {
         let now = clock.now()
         let status = try buffer.status(now: now)
-        let full = status.payloadBytes >= maxBufferBytes
+        let full = committer.isRefusing || status.payloadBytes >= maxBufferBytes
         let age = status.oldestAge(now: now).map { String(format: "%.3f", $0) } ?? "null"
         let json = """
             {"status":"\(full ? "buffer_full" : "ok")","buffer":{"hits":\(status.depth),"bytes":\(status.payloadBytes),\

@@ -1,0 +1,83 @@
+import EdgeCollector
+import Foundation
+import TallyCore
+import Testing
+
+@Suite("Addresses, parameters, user agents, URLs")
+struct ComponentTests {
+    @Test("Masking follows Matomo: IPv4 by bytes, IPv6 by bits", arguments: [
+        ("203.0.113.77", 16, "203.0.0.0"),
+        ("203.0.113.77", 8, "203.0.113.0"),
+        ("203.0.113.77", 24, "203.0.0.0"),
+        ("203.0.113.77", 20, "203.0.0.0"),
+        ("203.0.113.77", 12, "203.0.112.0"),
+        ("203.0.113.77", 0, "203.0.113.77"),
+        ("2001:db8:1:2:3:4:5:6", 80, "2001:db8:1::"),
+        ("2001:db8:1:2:3:4:5:6", 64, "2001:db8:1:2::"),
+        ("::ffff:198.51.100.9", 16, "198.51.0.0"),
+    ])
+    func masking(_ input: String, _ bits: Int, _ expected: String) {
+        #expect(IPAddress(input)!.zeroingLast(bits: bits).description == expected)
+    }
+
+    @Test("CIDR ranges match v4 and v6")
+    func cidr() {
+        #expect(CIDRRange("10.0.0.0/8")!.contains(IPAddress("10.200.1.1")!))
+        #expect(!CIDRRange("10.0.0.0/8")!.contains(IPAddress("11.0.0.1")!))
+        #expect(CIDRRange("2001:db8::/32")!.contains(IPAddress("2001:db8:ffff::1")!))
+        #expect(!CIDRRange("2001:db8::/32")!.contains(IPAddress("10.0.0.1")!))
+        #expect(CIDRRange("192.0.2.1")!.contains(IPAddress("192.0.2.1")!))
+        #expect(CIDRRange("192.0.2.1/40") == nil)
+        #expect(IPAddress("300.1.1.1") == nil)
+    }
+
+    @Test("Query parameters: + and escapes decode, repeated names keep the last value")
+    func query() throws {
+        let p = try QueryParameters.parse(Array("a=1+2&b=%C3%A9t%C3%A9&a=3&flag".utf8), limits: RequestLimits())
+        #expect(p["a"] == "3")
+        #expect(p["b"] == "été")
+        #expect(p["flag"] == "")
+    }
+
+    @Test("User agents reduce to families, major versions and devices", arguments: [
+        (Fixtures.chrome, "Chrome", "120", "Windows", "10", DeviceType.desktop),
+        (Fixtures.iphone, "Safari", "17", "iOS", "17", .mobile),
+        (Fixtures.firefoxLinux, "Firefox", "121", "Linux", nil, .desktop),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91", "Edge", "120", "Windows", "10", .desktop),
+        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36", "Samsung Internet", "23", "Android", "14", .tablet),
+        ("Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36", "Chrome", "119", "Android", "13", .mobile),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15", "Safari", "17", "macOS", "10", .desktop),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", nil, nil, nil, nil, .bot),
+    ] as [(String, String?, String?, String?, String?, DeviceType)])
+    func userAgents(_ ua: String, _ browser: String?, _ version: String?, _ os: String?, _ osVersion: String?, _ device: DeviceType) {
+        let s = UserAgentParser().summarize(ua)
+        #expect(s.browser == browser)
+        #expect(s.browserVersion == version)
+        #expect(s.os == os)
+        #expect(s.osVersion == osVersion)
+        #expect(s.device == device)
+    }
+
+    @Test("Allow-list mode keeps only the listed parameters")
+    func allowlist() throws {
+        var policy = PrivacyPolicy()
+        policy.queryMode = .allowlist
+        policy.allowedQueryParams = ["page"]
+        let scrubbed = try URLScrubber(policy: policy).scrub(url: "https://Example.com/list?page=2&sort=asc&utm_source=x#top")
+        #expect(scrubbed?.url == "https://example.com/list?page=2")
+        #expect(scrubbed?.campaign.source == "x")
+    }
+
+    @Test("Redaction patterns and e-mail addresses are replaced", arguments: [
+        ("write to jane.doe+news@mail.example.co.uk today", "write to [email] today"),
+        ("not@an address", "not@an address"),
+        ("a@b.c", "a@b.c"),
+        ("x@example.org.", "[email]."),
+        ("order 12345678 for jane@example.org", "order [redacted] for [email]"),
+    ])
+    func redaction(_ input: String, _ expected: String) throws {
+        var policy = PrivacyPolicy()
+        policy.redactPatterns = ["\\b\\d{8}\\b"]
+        #expect(try URLScrubber(policy: policy).redact(input) == expected)
+    }
+}
