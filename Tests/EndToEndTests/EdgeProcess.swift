@@ -1,0 +1,134 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real `tally-edge` process, started from the build folder, with its standard error in a file.
+final class EdgeProcess: @unchecked Sendable {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary built beside the test bundle (`swift build --build-tests` builds both).
+    static let executable: String = {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("tally-edge").path
+        if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
+        return packageRoot.appendingPathComponent(".build/debug/tally-edge").path
+    }()
+
+    let process = Process()
+    let logPath: String
+    private(set) var port = 0
+
+    init(arguments: [String], logPath: String) {
+        self.logPath = logPath
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments
+    }
+
+    /// Starts `tally-edge run` and waits until it logs the port it listens on.
+    static func run(config: String, logPath: String) throws -> EdgeProcess {
+        let edge = EdgeProcess(arguments: ["run", "-c", config], logPath: logPath)
+        try edge.start()
+        try edge.waitForPort()
+        return edge
+    }
+
+    func start() throws {
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    private func waitForPort() throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let range = log.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = Int(log[range].split(separator: ":").last!)!
+                return
+            }
+            guard process.isRunning else { throw EdgeProcessError.exited(log) }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw EdgeProcessError.timeout(log)
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: TimeInterval = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Runs a one-shot command (`check-config`, `status`) and returns its exit status and output.
+    static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A GET with headers; the status code, or nil when the connection failed.
+    func get(_ path: String, headers: [String: String] = [:], session: URLSession) async -> Int? {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.timeoutInterval = 10
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        guard let (_, response) = try? await session.data(for: request) else { return nil }
+        return (response as? HTTPURLResponse)?.statusCode
+    }
+}
+
+enum EdgeProcessError: Error {
+    case exited(String)
+    case timeout(String)
+}
+
+/// A scratch directory with an edge configuration in it.
+struct EdgeSandbox {
+    let path: String
+    var configPath: String { path + "/edge.toml" }
+    var dataDir: String { path + "/data" }
+    var bufferPath: String { dataDir + "/buffer.sqlite" }
+
+    init(extra: String = "", privacy: String = "") throws {
+        path = NSTemporaryDirectory() + "tally-e2e-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let geo = path + "/geo.mmdb"
+        let perl = Process()
+        perl.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        perl.arguments = [EdgeProcess.packageRoot.appendingPathComponent("scripts/make-test-geoip.pl").path, geo]
+        try perl.run()
+        perl.waitUntilExit()
+        let toml = """
+            edge_id = "e2e-edge"
+            listen = "127.0.0.1:0"
+            data_dir = "\(dataDir)"
+            geoip_database = "\(geo)"
+            trusted_proxies = ["127.0.0.1"]
+            \(extra)
+
+            [privacy]
+            \(privacy)
+
+            [[sites]]
+            id = 1
+            domains = ["example.com"]
+            """
+        try toml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
