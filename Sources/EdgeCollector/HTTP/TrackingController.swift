@@ -25,12 +25,28 @@ struct TrackingController: Sendable {
         router.on("/api/event", method: .options, use: preflight)
     }
 
-    @Sendable func matomo(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+    /// The frame every collection endpoint shares: latency measured, URL length and peer checked, and a
+    /// rejection turned into its one-line answer (and counted).
+    private func handle(
+        _ request: Request, _ context: EdgeRequestContext, _ body: (IPAddress) async throws -> Response
+    ) async throws -> Response {
         let started = ContinuousClock.now
         defer { ingest.metrics.requestDuration.record(ContinuousClock.now - started) }
         do {
-            try checkURL(request)
+            let length = request.uri.string.utf8.count
+            if length > limits.maxURLBytes {
+                throw RequestRejection(status: 414, "The request URL is \(length) bytes, more than \(limits.maxURLBytes); send the hit with POST.")
+            }
             guard let peer = context.peerAddress else { throw RequestRejection("The client address is unknown.") }
+            return try await body(peer)
+        } catch let rejection as RequestRejection {
+            ingest.countRejection(rejection.dropReason)
+            return text(rejection.reason, status: rejection.status, request: request)
+        }
+    }
+
+    @Sendable func matomo(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+        try await handle(request, context) { peer in
             var parameters = try QueryParameters.parse(Array((request.uri.query ?? "").utf8), limits: limits)
             if request.method == .post {
                 let body = try await collectBody(request)
@@ -42,9 +58,6 @@ struct TrackingController: Sendable {
             }
             let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
             return respond(outcome, request: request)
-        } catch let rejection as RequestRejection {
-            ingest.countRejection(rejection.dropReason)
-            return text(rejection.reason, status: rejection.status, request: request)
         }
     }
 
@@ -90,11 +103,7 @@ struct TrackingController: Sendable {
 
     /// Tally's own beacon: `{"site":1,"url":"…","referrer":"…","kind":"pageview"|"event",…}`.
     @Sendable func event(_ request: Request, context: EdgeRequestContext) async throws -> Response {
-        let started = ContinuousClock.now
-        defer { ingest.metrics.requestDuration.record(ContinuousClock.now - started) }
-        do {
-            try checkURL(request)
-            guard let peer = context.peerAddress else { throw RequestRejection("The client address is unknown.") }
+        try await handle(request, context) { peer in
             let body = try await collectBody(request)
             let beacon: EventBeacon
             do {
@@ -112,9 +121,6 @@ struct TrackingController: Sendable {
             default:
                 return respond(outcome, request: request)
             }
-        } catch let rejection as RequestRejection {
-            ingest.countRejection(rejection.dropReason)
-            return text(rejection.reason, status: rejection.status, request: request)
         }
     }
 
@@ -125,13 +131,6 @@ struct TrackingController: Sendable {
         response.headers[.accessControlAllowHeaders] = "Content-Type"
         response.headers[.accessControlMaxAge] = "86400"
         return response
-    }
-
-    private func checkURL(_ request: Request) throws(RequestRejection) {
-        let length = request.uri.string.utf8.count
-        if length > limits.maxURLBytes {
-            throw RequestRejection(status: 414, "The request URL is \(length) bytes, more than \(limits.maxURLBytes); send the hit with POST.")
-        }
     }
 
     private func collectBody(_ request: Request) async throws -> [UInt8] {
