@@ -66,6 +66,7 @@ struct ComponentTests {
         let scrubbed = try URLScrubber(policy: policy).scrub(url: "https://Example.com/list?page=2&sort=asc&utm_source=x#top")
         #expect(scrubbed?.url == "https://example.com/list?page=2")
         #expect(scrubbed?.campaign.source == "x")
+        #expect(scrubbed?.removed == 2)
     }
 
     @Test("Redaction patterns and e-mail addresses are replaced", arguments: [

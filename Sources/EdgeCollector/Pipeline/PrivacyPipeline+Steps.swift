@@ -9,6 +9,7 @@ extension PrivacyPipeline {
             guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
                   scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
             else { throw RequestRejection("url=\(url) is not an absolute http(s) URL; send the page's full address.") }
+            s.page = components
             s.pageHost = host.lowercased()
         }
         if let address = fields.overrideIP { s.request.clientIP = address }
@@ -42,14 +43,18 @@ extension PrivacyPipeline {
         if let range = policy.excludedIPs.first(where: { $0.contains(s.request.clientIP) }) {
             return .drop(.excludedIP, "address is in excluded range \(range)")
         }
-        let ua = s.request.userAgent.lowercased()
-        if let token = policy.excludedUserAgents.first(where: { ua.contains($0) }) {
-            return .drop(.excludedUserAgent, "user agent contains excluded \"\(token)\"")
+        if !policy.excludedUserAgents.isEmpty {
+            let ua = s.request.userAgent.lowercased()
+            if let token = policy.excludedUserAgents.first(where: { ua.contains($0) }) {
+                return .drop(.excludedUserAgent, "user agent contains excluded \"\(token)\"")
+            }
         }
         if BotDetector.isPrefetch(headers: s.request.headers) {
             return .drop(.prefetch, "the browser prefetched the page")
         }
-        if s.f.countAsBot || userAgents.summarize(s.request.userAgent).isBot {
+        let summary = userAgents.summarize(s.request.userAgent)
+        s.userAgent = summary
+        if s.f.countAsBot || summary.isBot {
             switch policy.bots {
             case .drop: return .drop(.bot, "bot traffic, bots = \"drop\"")
             case .countSeparately:
@@ -156,10 +161,10 @@ extension PrivacyPipeline {
         let scrubber = s.site!.scrubber
         let f = s.f
         var removed = 0
-        if let url = f.url, let result = scrubber.scrub(url: url) {
+        if let page = s.page, let result = scrubber.scrub(page) {
             s.hit.url = result.url
             s.campaign = result.campaign
-            removed = (URLComponents(string: url)?.queryItems?.count ?? 0) - (URLComponents(string: result.url)?.queryItems?.count ?? 0)
+            removed = result.removed
         }
         if s.campaign.name == nil, let name = f.campaignName { s.campaign.name = scrubber.redact(name) }
         if s.campaign.keyword == nil, let keyword = f.campaignKeyword { s.campaign.keyword = scrubber.redact(keyword) }
@@ -170,7 +175,7 @@ extension PrivacyPipeline {
         s.hit.searchKeyword = f.searchKeyword.map(scrubber.redact)
         s.hit.searchCategory = f.searchCategory.map(scrubber.redact)
         s.hit.linkURL = f.linkURL.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
-        return .pass(s.hit.url == nil ? "no page URL" : "\(max(removed, 0)) query parameter(s) removed")
+        return .pass(s.hit.url == nil ? "no page URL" : "\(removed) query parameter(s) removed")
     }
 
     /// 11. Referrer: reduced per the policy's `referrer` mode and classified.
@@ -211,7 +216,7 @@ extension PrivacyPipeline {
         s.hit.aggregateOnly = s.aggregateOnly
         s.hit.isBot = s.isBot
         guard !s.aggregateOnly else { return .pass("aggregate-only record: no user-agent detail") }
-        let summary = userAgents.summarize(s.request.userAgent)
+        let summary = s.userAgent ?? userAgents.summarize(s.request.userAgent)
         s.hit.browser = summary.browser
         s.hit.browserVersion = summary.browserVersion
         s.hit.os = summary.os

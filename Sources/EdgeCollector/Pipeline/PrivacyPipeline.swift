@@ -120,8 +120,11 @@ extension PrivacyPipeline {
         /// Set by DNT/GPC or missing consent under `count_only`.
         var aggregateOnly = false
         var aggregateOnlyBecause: String?
-        var geo: GeoResult?
+        /// The page URL as parsed once in `parse`, and its host.
+        var page: URLComponents?
         var pageHost: String?
+        /// The user agent's summary, computed once in `exclusions` (bot detection) and reused.
+        var userAgent: UserAgentSummary?
         var campaign = Campaign()
         var isBot = false
 

@@ -62,10 +62,15 @@ public struct URLScrubber: Sendable {
         self.patterns = try policy.redactPatterns.map { try NSRegularExpression(pattern: $0) }
     }
 
-    /// The scrubbed URL and the campaign it carried. `nil` when the text is not an absolute http(s) URL.
-    public func scrub(url text: String) -> (url: String, campaign: Campaign)? {
-        guard var components = URLComponents(string: text),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+    /// The scrubbed URL, the campaign it carried and how many query parameters were removed (campaign
+    /// parameters included). `nil` when the text is not an absolute http(s) URL.
+    public func scrub(url text: String) -> (url: String, campaign: Campaign, removed: Int)? {
+        URLComponents(string: text).flatMap(scrub)
+    }
+
+    func scrub(_ components: URLComponents) -> (url: String, campaign: Campaign, removed: Int)? {
+        var components = components
+        guard let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let host = components.host, !host.isEmpty
         else { return nil }
         components.scheme = scheme
@@ -76,6 +81,7 @@ public struct URLScrubber: Sendable {
         components.path = redact(components.path)
 
         var campaign = Campaign()
+        var removed = 0
         if let items = components.queryItems {
             var kept: [URLQueryItem] = []
             for item in items {
@@ -89,10 +95,11 @@ public struct URLScrubber: Sendable {
                 if !keeps(parameter: name) { continue }
                 kept.append(URLQueryItem(name: redact(item.name), value: item.value.map(redact)))
             }
+            removed = items.count - kept.count
             components.queryItems = kept.isEmpty ? nil : kept
         }
         guard let url = components.string else { return nil }
-        return (url, campaign)
+        return (url, campaign, removed)
     }
 
     /// Whether the policy keeps a query parameter (by lower-case name).
