@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev            # buffer and store, through GRDB
   libssl-dev                # TLS
   libcurl4-openssl-dev      # shipping over mutual TLS and SMTP (CCurl)
+  zlib1g-dev                # batch compression (CZlib)
   libmaxmind-db-writer-perl # generates the test GeoIP databases
   openssl                   # development PKI
   sqlite3                   # integrity checks in tests, operator inspection

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# The batch tests check batches with an independent reader (scripts/verify-batch.py).
+python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet cryptography
 
 swift build --build-tests
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.

@@ -30,7 +30,7 @@ public enum EdgeError: Error, CustomStringConvertible, Equatable {
         case let .saltState(path, reason):
             "The salt state \(path) cannot be used (\(reason)); check the data directory's permissions."
         case let .keyFile(path, reason):
-            "The key file \(path) cannot be used (\(reason)); run chmod 600 on it or create it anew."
+            "The key file \(path) cannot be used: it \(reason)."
         }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TallyCore
 
 /// Visitor ids without cookies: HMAC-SHA-256 over site id, full IP and user agent, keyed with the current
 /// period's random salt, truncated to 64 bits (16 hex digits, the width of Matomo's visitor id).
@@ -35,12 +36,12 @@ public struct UserIDHasher: Sendable {
             let key = SymmetricKey(size: .bits256)
             let data = key.withUnsafeBytes { Data($0) }
             guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw EdgeError.keyFile(path: path, reason: "it could not be created")
+                throw EdgeError.keyFile(path: path, reason: "could not be created")
             }
         }
         try KeyFilePermissions.requirePrivate(path)
         guard let data = FileManager.default.contents(atPath: path), data.count >= 16 else {
-            throw EdgeError.keyFile(path: path, reason: "it holds fewer than 16 bytes")
+            throw EdgeError.keyFile(path: path, reason: "holds fewer than 16 bytes")
         }
         return UserIDHasher(masterKey: data)
     }
@@ -65,16 +66,9 @@ enum Hex {
     }
 }
 
-/// Secrets (keys, salts) must be readable by their owner only.
+/// Secrets (keys, salts) must be accessible by their owner only.
 enum KeyFilePermissions {
     static func requirePrivate(_ path: String) throws {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw EdgeError.keyFile(path: path, reason: String(cString: strerror(errno)))
-        }
-        if info.st_mode & 0o077 != 0 {
-            throw EdgeError.keyFile(
-                path: path, reason: "it is readable or writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8)))")
-        }
+        if let problem = SecretFile.problem(path) { throw EdgeError.keyFile(path: path, reason: problem) }
     }
 }
