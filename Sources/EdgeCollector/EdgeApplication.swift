@@ -36,14 +36,14 @@ public struct EdgeComponents: Sendable {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw EdgeError.configInvalid(key: "data_dir", value: "\"\(path)\"", expected: "a directory, not a file")
+                throw ConfigError.invalid(key: "data_dir", value: "\"\(path)\"", expected: "a directory, not a file")
             }
             return
         }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw EdgeError.configInvalid(key: "data_dir", value: "\"\(path)\"", expected: "a directory the edge can create and write")
+            throw ConfigError.invalid(key: "data_dir", value: "\"\(path)\"", expected: "a directory the edge can create and write")
         }
     }
 }

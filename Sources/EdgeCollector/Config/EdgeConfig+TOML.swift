@@ -1,32 +1,18 @@
 import Foundation
-import TOMLKit
+import TallyCore
 
 extension EdgeConfig {
     /// Reads and validates `edge.toml`; the first problem found is thrown as one clear sentence.
     public static func load(path: String) throws -> EdgeConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw EdgeError.configUnreadable(path: path, reason: (error as NSError).localizedDescription)
-        }
-        return try parse(toml: text, path: path)
+        try parse(toml: try TOMLReader.load(path: path), path: path)
     }
 
     public static func parse(toml text: String, path: String = "edge.toml") throws -> EdgeConfig {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw EdgeError.configSyntax(
-                path: path, line: error.source.begin.line, column: error.source.begin.column,
-                reason: error.description)
-        }
-        var root = TOMLReader(table)
+        var root = try TOMLReader.parse(text, path: path)
 
         let edgeID = try root.requiredString("edge_id")
         guard edgeID.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", options: .regularExpression) != nil else {
-            throw EdgeError.configInvalid(
+            throw ConfigError.invalid(
                 key: "edge_id", value: "\"\(edgeID)\"",
                 expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
@@ -37,7 +23,7 @@ extension EdgeConfig {
         let geoIPDatabase = try root.string("geoip_database").flatMap { $0.isEmpty ? nil : $0 }
         let trustedProxies = try (root.stringArray("trusted_proxies") ?? []).map { text in
             guard let range = CIDRRange(text) else {
-                throw EdgeError.configInvalid(
+                throw ConfigError.invalid(
                     key: "trusted_proxies", value: "\"\(text)\"",
                     expected: "an IPv4 or IPv6 address or CIDR range such as \"127.0.0.1/32\"")
             }
@@ -71,7 +57,7 @@ extension EdgeConfig {
         if var reader = try root.subtable("shipping") {
             let url = try reader.requiredString("central_url")
             guard let components = URLComponents(string: url), components.scheme == "https", components.host != nil else {
-                throw EdgeError.configInvalid(
+                throw ConfigError.invalid(
                     key: "shipping.central_url", value: "\"\(url)\"",
                     expected: "an https:// URL such as \"https://central.example.org:8443/v1/batches\"")
             }
@@ -88,21 +74,21 @@ extension EdgeConfig {
         }
 
         guard let siteReaders = try root.tableArray("sites"), !siteReaders.isEmpty else {
-            throw EdgeError.configMissing(key: "[[sites]]")
+            throw ConfigError.missing(key: "[[sites]]")
         }
         var sites: [SiteConfig] = []
         for var reader in siteReaders {
             guard let id = try reader.int("id", in: 1...Int(Int32.max)) else {
-                throw EdgeError.configMissing(key: reader.path("id"))
+                throw ConfigError.missing(key: reader.path("id"))
             }
             if sites.contains(where: { $0.id == id }) {
-                throw EdgeError.configInvalid(key: reader.path("id"), value: String(id), expected: "a site id not used by another site")
+                throw ConfigError.invalid(key: reader.path("id"), value: String(id), expected: "a site id not used by another site")
             }
             let name = try reader.string("name") ?? "Site \(id)"
             let domains = try (reader.stringArray("domains") ?? []).map { domain in
                 let lower = domain.lowercased()
                 guard lower.range(of: "^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", options: .regularExpression) != nil else {
-                    throw EdgeError.configInvalid(
+                    throw ConfigError.invalid(
                         key: reader.path("domains"), value: "\"\(domain)\"",
                         expected: "a host name such as \"example.com\" or \"*.example.com\"")
                 }
@@ -110,13 +96,13 @@ extension EdgeConfig {
             }
             let zoneName = try reader.string("time_zone") ?? "UTC"
             guard let timeZone = TimeZone(identifier: zoneName) else {
-                throw EdgeError.configInvalid(
+                throw ConfigError.invalid(
                     key: reader.path("time_zone"), value: "\"\(zoneName)\"",
                     expected: "an IANA time zone such as \"Europe/Berlin\"")
             }
             let token = try reader.string("tracking_token_sha256")?.lowercased()
             if let token, token.range(of: "^[0-9a-f]{64}$", options: .regularExpression) == nil {
-                throw EdgeError.configInvalid(
+                throw ConfigError.invalid(
                     key: reader.path("tracking_token_sha256"), value: "\"\(token)\"",
                     expected: "64 hex digits (printf %s TOKEN | sha256sum)")
             }
@@ -138,7 +124,7 @@ extension EdgeConfig {
 
     /// `host:port`, with IPv6 hosts in brackets (`[::1]:8081`).
     static func parseListen(_ text: String, key: String) throws -> (String, Int) {
-        let invalid = EdgeError.configInvalid(
+        let invalid = ConfigError.invalid(
             key: key, value: "\"\(text)\"", expected: "host:port such as \"127.0.0.1:8081\" or \"[::1]:8081\"")
         guard let colon = text.lastIndex(of: ":") else { throw invalid }
         var host = String(text[..<colon])

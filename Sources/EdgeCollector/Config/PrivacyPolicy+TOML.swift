@@ -1,4 +1,5 @@
 import Foundation
+import TallyCore
 
 extension PrivacyPolicy {
     /// Applies the keys present in a `[privacy]` or `[sites.privacy]` table on top of this policy, so a
@@ -25,7 +26,7 @@ extension PrivacyPolicy {
                 do {
                     _ = try NSRegularExpression(pattern: pattern)
                 } catch {
-                    throw EdgeError.configInvalid(
+                    throw ConfigError.invalid(
                         key: reader.path("redact_patterns"), value: "\"\(pattern)\"",
                         expected: "a valid regular expression (ICU syntax)")
                 }
@@ -38,7 +39,7 @@ extension PrivacyPolicy {
         if let v = try reader.stringArray("excluded_ips") {
             policy.excludedIPs = try v.map { text in
                 guard let range = CIDRRange(text) else {
-                    throw EdgeError.configInvalid(
+                    throw ConfigError.invalid(
                         key: reader.path("excluded_ips"), value: "\"\(text)\"",
                         expected: "an IPv4 or IPv6 address or CIDR range such as \"10.0.0.0/8\"")
                 }
