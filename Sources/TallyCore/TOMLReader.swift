@@ -159,3 +159,18 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// `host:port` listen addresses, with IPv6 hosts in brackets (`[::1]:8081`); port 0 picks a free port.
+public enum ListenAddress {
+    public static func parse(_ text: String, key: String) throws -> (host: String, port: Int) {
+        let invalid = ConfigError.invalid(
+            key: key, value: "\"\(text)\"", expected: "host:port such as \"127.0.0.1:8081\" or \"[::1]:8081\"")
+        guard let colon = text.lastIndex(of: ":") else { throw invalid }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw invalid
+        }
+        return (host, port)
+    }
+}

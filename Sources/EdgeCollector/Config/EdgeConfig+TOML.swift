@@ -17,7 +17,7 @@ extension EdgeConfig {
                 expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         let listen = try root.string("listen") ?? "127.0.0.1:8081"
-        let (host, port) = try parseListen(listen, key: "listen")
+        let (host, port) = try ListenAddress.parse(listen, key: "listen")
         let dataDirectory = try root.requiredString("data_dir")
         let logLevel = try root.choice("log_level", as: LogLevelName.self)?.rawValue ?? "info"
         let geoIPDatabase = try root.string("geoip_database").flatMap { $0.isEmpty ? nil : $0 }
@@ -120,19 +120,6 @@ extension EdgeConfig {
             logLevel: logLevel, geoIPDatabase: geoIPDatabase, trustedProxies: trustedProxies,
             userIDKeyFile: userIDKeyFile, globalPolicy: globalPolicy, sites: sites, buffer: buffer,
             limits: limits, shipping: shipping)
-    }
-
-    /// `host:port`, with IPv6 hosts in brackets (`[::1]:8081`).
-    static func parseListen(_ text: String, key: String) throws -> (String, Int) {
-        let invalid = ConfigError.invalid(
-            key: key, value: "\"\(text)\"", expected: "host:port such as \"127.0.0.1:8081\" or \"[::1]:8081\"")
-        guard let colon = text.lastIndex(of: ":") else { throw invalid }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw invalid
-        }
-        return (host, port)
     }
 }
 

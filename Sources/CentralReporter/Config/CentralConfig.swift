@@ -1,0 +1,86 @@
+import Crypto
+import Foundation
+import TallyCore
+
+/// Central's configuration, validated. Built from `central.toml` by `CentralConfig.load(path:)`.
+public struct CentralConfig: Sendable {
+    public var dataDirectory: String
+    public var logLevel: String
+    public var ingest: IngestSettings
+    /// The edges allowed to send batches, by id.
+    public var edges: [RegisteredEdge]
+
+    public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
+
+    public func edge(id: String) -> RegisteredEdge? { edges.first { $0.id == id } }
+}
+
+/// The mutual-TLS listener edges ship to.
+public struct IngestSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var certificateFile: String
+    public var keyFile: String
+    /// The CA every edge client certificate must chain to.
+    public var edgeCAFile: String
+    public var limits: BatchLimits
+}
+
+/// An edge central accepts batches from: its id (the CN of its client certificate) and the Ed25519
+/// public key its batches are signed with.
+public struct RegisteredEdge: Sendable {
+    public var id: String
+    public var publicKeyBase64: String
+
+    public var publicKey: Curve25519.Signing.PublicKey? { SigningKeyFile.publicKey(base64: publicKeyBase64) }
+}
+
+extension CentralConfig {
+    public static func load(path: String) throws -> CentralConfig {
+        try parse(toml: try TOMLReader.load(path: path), path: path)
+    }
+
+    public static func parse(toml text: String, path: String = "central.toml") throws -> CentralConfig {
+        var root = try TOMLReader.parse(text, path: path)
+        let dataDirectory = try root.requiredString("data_dir")
+        let logLevel = try root.string("log_level") ?? "info"
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw ConfigError.invalid(key: "log_level", value: "\"\(logLevel)\"", expected: "one of trace, debug, info, notice, warning, error, critical")
+        }
+
+        guard var ingestReader = try root.subtable("ingest") else { throw ConfigError.missing(key: "[ingest]") }
+        let listen = try ingestReader.string("listen") ?? "0.0.0.0:8443"
+        let (host, port) = try ListenAddress.parse(listen, key: ingestReader.path("listen"))
+        var limits = BatchLimits()
+        if let v = try ingestReader.int("max_batch_bytes", in: 1024...(1 << 30)) { limits.maxBatchBytes = v }
+        if let v = try ingestReader.int("max_batch_hits", in: 1...1_000_000) { limits.maxHits = v }
+        let ingest = IngestSettings(
+            host: host, port: port,
+            certificateFile: try ingestReader.requiredString("certificate_file"),
+            keyFile: try ingestReader.requiredString("key_file"),
+            edgeCAFile: try ingestReader.requiredString("edge_ca_file"),
+            limits: limits)
+        try ingestReader.rejectUnknownKeys()
+
+        var edges: [RegisteredEdge] = []
+        for var reader in try root.tableArray("edges") ?? [] {
+            let id = try reader.requiredString("id")
+            guard id.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", options: .regularExpression) != nil else {
+                throw ConfigError.invalid(key: reader.path("id"), value: "\"\(id)\"", expected: "1 to 64 letters, digits, '.', '_' or '-'")
+            }
+            guard !edges.contains(where: { $0.id == id }) else {
+                throw ConfigError.invalid(key: reader.path("id"), value: "\"\(id)\"", expected: "an edge id not registered twice")
+            }
+            let key = try reader.requiredString("public_key")
+            guard SigningKeyFile.publicKey(base64: key) != nil else {
+                throw ConfigError.invalid(
+                    key: reader.path("public_key"), value: "\"\(key)\"",
+                    expected: "the base64 Ed25519 public key printed by tally-edge keygen")
+            }
+            try reader.rejectUnknownKeys()
+            edges.append(RegisteredEdge(id: id, publicKeyBase64: key))
+        }
+        try root.rejectUnknownKeys()
+        return CentralConfig(dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges)
+    }
+}

@@ -1,0 +1,130 @@
+import Crypto
+import Foundation
+import GRDB
+import TallyCore
+
+/// What storing a batch did.
+public enum StoreOutcome: Sendable, Equatable {
+    case stored(hits: Int)
+    /// The same (edge, sequence) with the same bytes was stored before; nothing changed.
+    case duplicate
+    /// The (edge, sequence) was stored before with different content: refused, nothing changed.
+    case conflict
+}
+
+/// Central's storage, behind a protocol so another backend (PostgreSQL) can replace SQLite.
+public protocol BatchStore: Sendable {
+    /// Stores the batch record and all its hits in one transaction, or recognises a replay.
+    func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome
+    func audit(_ event: String, detail: String, at: Date) async throws
+}
+
+/// `<data_dir>/central.sqlite`: received batches, their hits, and the audit log.
+public struct CentralStore: BatchStore {
+    let writer: any DatabaseWriter
+    public let path: String
+
+    public static func open(path: String) throws -> CentralStore {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // WAL (DatabasePool's default) lets reports read while batches are written. synchronous = FULL
+            // because central acknowledges a batch only after its commit, and the edge then deletes it.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try migrator.migrate(pool)
+            return CentralStore(writer: pool, path: path)
+        } catch {
+            throw CentralError.store(path: path, reason: "\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: batches, hits, audit log") { db in
+            try db.execute(sql: """
+                CREATE TABLE batches (
+                    edge_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,   -- ms since 1970 UTC
+                    created_at INTEGER NOT NULL,    -- ms, from the batch header
+                    hit_count INTEGER NOT NULL,
+                    policy_digest TEXT NOT NULL,
+                    content_sha256 TEXT NOT NULL,   -- of the batch bytes, to tell a replay from a conflict
+                    PRIMARY KEY (edge_id, sequence)
+                ) WITHOUT ROWID;
+                CREATE TABLE hits (
+                    id INTEGER PRIMARY KEY,
+                    edge_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    site_id INTEGER NOT NULL,
+                    ts INTEGER NOT NULL,            -- ms since 1970 UTC
+                    kind TEXT NOT NULL,
+                    visitor_id TEXT,
+                    policy_digest TEXT NOT NULL,
+                    payload BLOB NOT NULL           -- the Hit as canonical JSON
+                );
+                CREATE INDEX hits_by_site_time ON hits (site_id, ts);
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    event TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
+        let payloads = try hits.map { try $0.encodedJSON() }
+        return try await writer.write { db in
+            if let existing = try String.fetchOne(
+                db, sql: "SELECT content_sha256 FROM batches WHERE edge_id = ? AND sequence = ?",
+                arguments: [header.edgeID, header.sequence]) {
+                return existing == contentSHA256 ? .duplicate : .conflict
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO batches (edge_id, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [header.edgeID, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
+                            hits.count, header.policyDigest, contentSHA256])
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO hits (edge_id, sequence, site_id, ts, kind, visitor_id, policy_digest, payload)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (hit, payload) in zip(hits, payloads) {
+                try insert.execute(arguments: [
+                    header.edgeID, header.sequence, hit.siteID, hit.timestamp, hit.kind.rawValue, hit.visitorID,
+                    header.policyDigest, payload,
+                ])
+            }
+            return .stored(hits: hits.count)
+        }
+    }
+
+    public func audit(_ event: String, detail: String, at date: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit_log (at, event, detail) VALUES (?, ?, ?)",
+                arguments: [date.millisecondsSince1970, event, detail])
+        }
+    }
+
+    /// The audit log's events, oldest first.
+    public func auditEvents() throws -> [String] {
+        try writer.read { db in try String.fetchAll(db, sql: "SELECT event FROM audit_log ORDER BY id") }
+    }
+
+    /// Number of stored hits and batches (for status output and tests).
+    public func counts() throws -> (hits: Int, batches: Int) {
+        try writer.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hits") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches") ?? 0)
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct TallyCentral: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-central",
+        abstract: "Receives signed batches from Tally edges and stores them exactly once.",
+        subcommands: [Run.self, CheckConfig.self]
+    )
+}
