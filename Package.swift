@@ -61,6 +61,7 @@ let package = Package(
             dependencies: [
                 "TallyCore",
                 "CMaxMindDB",
+                "CCurl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -13,10 +14,12 @@ public struct EdgeComponents: Sendable {
     public let committer: GroupCommitter
     public let metrics: EdgeMetrics
     public let ingest: TrackingIngest
+    /// Present when `[shipping]` is configured.
+    public let shipper: Shipper?
 
     /// Opens the data directory (created with mode 0700), the buffer, the salt state, the user-id key and
     /// the GeoIP database.
-    public init(config: EdgeConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
+    public init(config: EdgeConfig, clock: any TallyClock = SystemClock(), transport: (any BatchTransport)? = nil, logger: Logger) throws {
         self.config = config
         try Self.prepareDataDirectory(config.dataDirectory)
         buffer = try HitBuffer.open(path: config.bufferPath, clock: clock)
@@ -30,6 +33,23 @@ public struct EdgeComponents: Sendable {
         ingest = TrackingIngest(
             pipeline: pipeline, committer: committer, metrics: metrics,
             retryAfterSeconds: config.buffer.retryAfterSeconds, logger: logger)
+        if let shipping = config.shipping {
+            let key = try SigningKeyFile.load(path: shipping.signingKeyFile)
+            if let problem = SecretFile.problem(shipping.clientKeyFile) {
+                throw EdgeError.keyFile(path: shipping.clientKeyFile, reason: problem)
+            }
+            for file in [shipping.clientCertificateFile, shipping.centralCAFile] where !FileManager.default.isReadableFile(atPath: file) {
+                throw EdgeError.keyFile(path: file, reason: "cannot be read")
+            }
+            shipper = Shipper(
+                buffer: buffer,
+                transport: try transport ?? CurlTransport(
+                    url: shipping.centralURL, certificateFile: shipping.clientCertificateFile,
+                    keyFile: shipping.clientKeyFile, caFile: shipping.centralCAFile),
+                signingKey: key, edgeID: config.edgeID, settings: shipping, metrics: metrics, clock: clock, logger: logger)
+        } else {
+            shipper = nil
+        }
     }
 
     static func prepareDataDirectory(_ path: String) throws {
@@ -69,7 +89,7 @@ public func buildEdgeApplication(
         services: [
             components.committer,
             SaltMaintenance(salts: components.salts, clock: clock, interval: .seconds(600), logger: logger),
-        ],
+        ] + (components.shipper.map { [$0] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.listenPort
             logger.notice("tally-edge listening", metadata: ["address": "\(config.listenHost):\(port)", "edge_id": "\(config.edgeID)"])

@@ -12,8 +12,10 @@ struct Status: AsyncParsableCommand {
         let config = try options.load()
         let now = Date()
         let status: BufferStatus
+        let shipping: ShippingStatus
         do {
             status = try BufferStatus.read(bufferAt: config.bufferPath, now: now)
+            shipping = try ShippingStatus.read(bufferAt: config.bufferPath)
         } catch {
             fail(error)
         }
@@ -24,7 +26,16 @@ struct Status: AsyncParsableCommand {
         } else {
             print("Oldest hit age:  - (buffer empty)")
         }
-        print("Last shipment:   \(config.shipping == nil ? "shipping not configured" : "none yet")")
+        if config.shipping == nil {
+            print("Shipping:        not configured")
+        } else {
+            let last = shipping.lastAcknowledgedAt.map { "batch \(shipping.lastAcknowledgedSequence ?? 0), \(Int(now.timeIntervalSince($0).rounded())) s ago" } ?? "none yet"
+            print("Last shipment:   \(last)")
+            print("Shipped:         \(shipping.shippedHits) hits in \(shipping.shippedBatches) batches")
+            print("Backlog:         \(shipping.unassignedHits) hits not yet batched, \(shipping.pendingBatches) batches awaiting acknowledgement")
+            print("Quarantined:     \(shipping.quarantinedBatches) batches")
+            print("Send failures:   \(shipping.failures)")
+        }
         if status.drops.isEmpty {
             print("Drops:           none")
         } else {

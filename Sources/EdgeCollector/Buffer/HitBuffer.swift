@@ -81,6 +81,35 @@ public struct HitBuffer: HitSink {
                 );
                 """)
         }
+        migrator.registerMigration("v2: outbox and shipping state") { db in
+            try db.execute(sql: """
+                -- Hits assigned to a batch keep their rows until central acknowledges the batch.
+                ALTER TABLE hits ADD COLUMN batch_sequence INTEGER;
+                CREATE INDEX hits_unassigned ON hits (id) WHERE batch_sequence IS NULL;
+                CREATE INDEX hits_by_batch ON hits (batch_sequence) WHERE batch_sequence IS NOT NULL;
+                -- Batches formed and not yet acknowledged. The exact signed bytes are kept, so a resend
+                -- after a crash is byte-identical and central recognises it as a duplicate.
+                CREATE TABLE outbox (
+                    sequence INTEGER PRIMARY KEY,
+                    created_at INTEGER NOT NULL,
+                    hit_count INTEGER NOT NULL,
+                    bytes BLOB NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending',  -- 'pending' or 'quarantined'
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT
+                );
+                CREATE TABLE shipping_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    next_sequence INTEGER NOT NULL,
+                    last_ack_at INTEGER,
+                    last_ack_sequence INTEGER,
+                    shipped_batches INTEGER NOT NULL DEFAULT 0,
+                    shipped_hits INTEGER NOT NULL DEFAULT 0,
+                    failures INTEGER NOT NULL DEFAULT 0
+                );
+                INSERT INTO shipping_state (id, next_sequence) VALUES (1, 1);
+                """)
+        }
         return migrator
     }
 
@@ -103,6 +132,11 @@ public struct HitBuffer: HitSink {
         }
         let bytes = hits.reduce(0) { $0 + $1.payload.count }
         totals.value.withLock { $0 = ($0.count + hits.count, $0.bytes + bytes) }
+    }
+
+    /// Lowers the in-memory totals after acknowledged hits were deleted.
+    func released(count: Int, bytes: Int) {
+        totals.value.withLock { $0 = ($0.count - count, $0.bytes - bytes) }
     }
 
     /// The oldest hits first, for shipping and inspection.
@@ -153,6 +187,10 @@ public struct BufferStatus: Sendable, Equatable {
 
     /// Reads a buffer file without opening it for writing (used by `tally-edge status` beside a running edge).
     public static func read(bufferAt path: String, now: Date) throws -> BufferStatus {
+        try readOnly(path) { db in try read(db, now: now) }
+    }
+
+    static func readOnly<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
         guard FileManager.default.fileExists(atPath: path) else {
             throw EdgeError.buffer(path: path, reason: "no buffer exists yet; start the edge with tally-edge run first")
         }
@@ -161,7 +199,7 @@ public struct BufferStatus: Sendable, Equatable {
         configuration.busyMode = .timeout(5)
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
-            return try queue.read { db in try read(db, now: now) }
+            return try queue.read(body)
         } catch {
             throw EdgeError.buffer(path: path, reason: "\(error)")
         }

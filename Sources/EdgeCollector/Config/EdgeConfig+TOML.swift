@@ -69,6 +69,7 @@ extension EdgeConfig {
                 centralCAFile: try reader.requiredString("central_ca_file"))
             if let v = try reader.int("batch_max_hits", in: 1...100_000) { settings.batchMaxHits = v }
             if let v = try reader.int("batch_interval_seconds", in: 1...3600) { settings.batchIntervalSeconds = v }
+            if let v = try reader.int("max_backoff_seconds", in: 1...3600) { settings.maxBackoffSeconds = v }
             try reader.rejectUnknownKeys()
             shipping = settings
         }

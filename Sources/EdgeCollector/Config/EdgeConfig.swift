@@ -83,6 +83,8 @@ public struct ShippingSettings: Sendable, Equatable {
     public var centralURL: String
     public var batchMaxHits: Int = 5000
     public var batchIntervalSeconds: Int = 5
+    /// Longest wait between retries while central is unreachable.
+    public var maxBackoffSeconds: Int = 60
     /// Ed25519 private key that signs batches (`tally-edge keygen`).
     public var signingKeyFile: String
     /// The edge's client certificate and key for mutual TLS, and the CA that central's certificate chains to.

@@ -32,7 +32,7 @@ struct OperationsController: Sendable {
 
     @Sendable func prometheus(_ request: Request, context: EdgeRequestContext) async throws -> Response {
         let now = clock.now()
-        let text = metrics.render(buffer: try buffer.status(now: now), now: now)
+        let text = metrics.render(buffer: try buffer.status(now: now), shipping: try buffer.shippingStatus(), now: now)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
