@@ -66,7 +66,7 @@ public final class Shipper: Service, Sendable {
     struct TransientFailure: Error { let reason: String }
 
     /// One step: send the pending batch, or form one if it is time. Returns whether anything happened.
-    func shipOnce() async throws -> Bool {
+    public func shipOnce() async throws -> Bool {
         if let batch = try buffer.pendingBatch() {
             try await send(batch)
             return true
@@ -110,7 +110,7 @@ public final class Shipper: Service, Sendable {
 
     /// Exponential backoff from half a second, capped, with full jitter in its upper half so edges that
     /// lost central together do not return together.
-    static func backoff(attempt: Int, max: Double) -> Double {
+    public static func backoff(attempt: Int, max: Double) -> Double {
         let ceiling = min(max, 0.5 * pow(2, Double(min(attempt, 20) - 1)))
         return Double.random(in: (ceiling / 2)...ceiling)
     }
