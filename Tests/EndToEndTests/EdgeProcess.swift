@@ -8,27 +8,29 @@ final class EdgeProcess: @unchecked Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The binary built beside the test bundle (`swift build --build-tests` builds both).
-    static let executable: String = {
+    /// A binary built beside the test bundle (`swift build --build-tests` builds them all).
+    static func binary(_ name: String) -> String {
         let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("tally-edge").path
+            .deletingLastPathComponent().appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
-        return packageRoot.appendingPathComponent(".build/debug/tally-edge").path
-    }()
+        return packageRoot.appendingPathComponent(".build/debug/\(name)").path
+    }
+
+    static let executable = binary("tally-edge")
 
     let process = Process()
     let logPath: String
     private(set) var port = 0
 
-    init(arguments: [String], logPath: String) {
+    init(arguments: [String], logPath: String, executable: String = EdgeProcess.executable) {
         self.logPath = logPath
-        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
     }
 
-    /// Starts `tally-edge run` and waits until it logs the port it listens on.
-    static func run(config: String, logPath: String) throws -> EdgeProcess {
-        let edge = EdgeProcess(arguments: ["run", "-c", config], logPath: logPath)
+    /// Starts `tally-edge run` (or another Tally binary's `run`) and waits until it logs the port it listens on.
+    static func run(config: String, logPath: String, executable: String = EdgeProcess.executable) throws -> EdgeProcess {
+        let edge = EdgeProcess(arguments: ["run", "-c", config], logPath: logPath, executable: executable)
         try edge.start()
         try edge.waitForPort()
         return edge
@@ -68,7 +70,7 @@ final class EdgeProcess: @unchecked Sendable {
     }
 
     /// Runs a one-shot command (`check-config`, `status`) and returns its exit status and output.
-    static func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func command(_ arguments: [String], executable: String = EdgeProcess.executable) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

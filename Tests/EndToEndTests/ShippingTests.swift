@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+import TallyCore
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// An edge and a central with the development PKI, the edge's signing key registered with central.
+struct ShippingSandbox {
+    let path: String
+    let port: Int
+    var edgeConfig: String { path + "/edge.toml" }
+    var centralConfig: String { path + "/central.toml" }
+    var edgeBuffer: String { path + "/edge/buffer.sqlite" }
+    var centralStore: String { path + "/central/central.sqlite" }
+
+    init() throws {
+        path = NSTemporaryDirectory() + "tally-ship-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        port = try freePort()
+        let pki = path + "/pki"
+        let script = EdgeProcess.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path
+        let made = try EdgeProcess.command([pki, "edge-1"], executable: script)
+        guard made.status == 0 else { throw EdgeProcessError.exited(made.output) }
+        let keygen = try EdgeProcess.command(["keygen", "--out", path + "/edge.key"])
+        let publicKey = keygen.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        try """
+            data_dir = "\(path)/central"
+            log_level = "trace"
+            [ingest]
+            listen = "127.0.0.1:\(port)"
+            certificate_file = "\(pki)/central.crt"
+            key_file = "\(pki)/central.key"
+            edge_ca_file = "\(pki)/edge-ca.crt"
+            [[edges]]
+            id = "edge-1"
+            public_key = "\(publicKey)"
+            """.write(toFile: centralConfig, atomically: true, encoding: .utf8)
+        try """
+            edge_id = "edge-1"
+            listen = "127.0.0.1:0"
+            data_dir = "\(path)/edge"
+            log_level = "trace"
+            trusted_proxies = ["127.0.0.1"]
+            [shipping]
+            central_url = "https://localhost:\(port)/v1/batches"
+            batch_max_hits = 25
+            batch_interval_seconds = 1
+            max_backoff_seconds = 1
+            signing_key_file = "\(path)/edge.key"
+            client_certificate_file = "\(pki)/edge-edge-1.crt"
+            client_key_file = "\(pki)/edge-edge-1.key"
+            central_ca_file = "\(pki)/central-ca.crt"
+            [[sites]]
+            id = 1
+            """.write(toFile: edgeConfig, atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    func startCentral(_ name: String) throws -> EdgeProcess {
+        try EdgeProcess.run(config: centralConfig, logPath: path + "/\(name).log", executable: EdgeProcess.binary("tally-central"))
+    }
+
+    func startEdge(_ name: String) throws -> EdgeProcess {
+        try EdgeProcess.run(config: edgeConfig, logPath: path + "/\(name).log")
+    }
+
+    /// The page URLs central stored, with repeats.
+    func centralURLs() throws -> [String] {
+        guard FileManager.default.fileExists(atPath: centralStore) else { return [] }
+        let queue = try DatabaseQueue(path: centralStore)
+        return try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT payload FROM hits").compactMap { try Hit.decodeJSON($0).url }
+        }
+    }
+
+    func edgeDepth() throws -> Int {
+        let queue = try DatabaseQueue(path: edgeBuffer)
+        return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hits") ?? 0 }
+    }
+
+    /// Waits until the edge's buffer is empty and central holds `count` hits.
+    func waitForDrain(count: Int, timeout: TimeInterval = 60) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try edgeDepth() == 0, try centralURLs().count >= count { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+/// A TCP port nothing listens on now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite("Edge to central, exactly once", .serialized)
+struct ShippingTests {
+    static let userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ShipProbe/3.1 Chrome/120.0.0.0 Safari/537.36"
+
+    /// Sends hits with unique URLs from 8 clients for `seconds`; every request must be answered 200.
+    static func load(_ edge: EdgeProcess, label: String, seconds: Double) async -> (sent: Set<String>, failed: Int) {
+        let stop = StopFlag()
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            stop.set()
+        }
+        let session = URLSession(configuration: .ephemeral)
+        return await withTaskGroup(of: ([String], Int).self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var sent: [String] = []
+                    var failed = 0
+                    var n = 0
+                    while !stop.isSet {
+                        let url = "https://example.com/\(label)/\(worker)/\(n)"
+                        let status = await edge.get(
+                            "/matomo.php?idsite=1&rec=1&url=" + url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
+                            headers: ["User-Agent": userAgent, "X-Forwarded-For": "198.51.100.\(worker + 10)"], session: session)
+                        if status == 200 { sent.append(url) } else { failed += 1 }
+                        n += 1
+                    }
+                    return (sent, failed)
+                }
+            }
+            var all = Set<String>()
+            var failed = 0
+            for await (urls, f) in group {
+                all.formUnion(urls)
+                failed += f
+            }
+            return (all, failed)
+        }
+    }
+
+    @Test("kill -9 of central while shipping and of the edge mid-batch: central holds every hit exactly once")
+    func exactlyOnce() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        var central = try sandbox.startCentral("central-1")
+        var edge = try sandbox.startEdge("edge-1")
+        var sent = Set<String>()
+
+        var round = await Self.load(edge, label: "a", seconds: 1.0)
+        #expect(round.failed == 0)
+        sent.formUnion(round.sent)
+        central.signal(SIGKILL)  // while batches are flowing
+        _ = central.waitForExit()
+
+        round = await Self.load(edge, label: "b", seconds: 1.0)  // central is down: the edge keeps accepting
+        #expect(round.failed == 0)
+        sent.formUnion(round.sent)
+        #expect(try sandbox.edgeDepth() > 0)
+
+        central = try sandbox.startCentral("central-2")
+        try await Task.sleep(for: .milliseconds(Int.random(in: 100...500)))
+        edge.signal(SIGKILL)  // while it drains the backlog, batch by batch
+        _ = edge.waitForExit()
+        let midway = try sandbox.centralURLs().count
+        edge = try sandbox.startEdge("edge-2")
+
+        round = await Self.load(edge, label: "c", seconds: 0.5)
+        #expect(round.failed == 0)
+        sent.formUnion(round.sent)
+        try await sandbox.waitForDrain(count: sent.count)
+
+        let stored = try sandbox.centralURLs()
+        #expect(stored.count == sent.count, "central holds \(stored.count) hits for \(sent.count) sent (\(midway) before the edge was killed)")
+        #expect(Set(stored).count == stored.count, "no hit is stored twice")
+        #expect(Set(stored) == sent, "every sent hit is stored")
+
+        // Privacy at rest on central: no address or user agent in the store or its WAL.
+        for suffix in ["", "-wal"] {
+            guard let data = FileManager.default.contents(atPath: sandbox.centralStore + suffix) else { continue }
+            #expect(data.range(of: Data("198.51.100.1".utf8)) == nil)
+            #expect(data.range(of: Data("ShipProbe".utf8)) == nil)
+        }
+        edge.signal(SIGTERM)
+        central.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(central.waitForExit() == 0)
+    }
+
+    @Test("With central down the edge keeps accepting; the backlog drains completely when central returns")
+    func centralDown() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let edge = try sandbox.startEdge("edge")
+        let round = await Self.load(edge, label: "down", seconds: 1.0)
+        #expect(round.failed == 0)
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try sandbox.edgeDepth() == round.sent.count, "nothing is lost or deleted while central is down")
+        let status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        #expect(status.output.contains("Last shipment:   none yet"))
+        #expect(!status.output.contains("Send failures:   0"))
+
+        let central = try sandbox.startCentral("central")
+        try await sandbox.waitForDrain(count: round.sent.count)
+        #expect(try sandbox.edgeDepth() == 0)
+        let stored = try sandbox.centralURLs()
+        #expect(stored.count == round.sent.count && Set(stored) == round.sent)
+        let after = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        #expect(after.output.contains("Shipped:         \(round.sent.count) hits"))
+        edge.signal(SIGTERM)
+        central.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(central.waitForExit() == 0)
+    }
+}
