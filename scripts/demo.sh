@@ -1,30 +1,61 @@
 #!/usr/bin/env bash
-# The demo: installs what is needed, builds tally-edge, starts it on loopback with the example
-# configuration (and a generated GeoIP database), sends sample Matomo hits, and shows the edge's status.
+# The demo: installs what is needed, builds Tally, creates a development PKI and the edge's signing key,
+# starts tally-central and tally-edge on loopback, sends sample Matomo hits to the edge, waits until
+# they are shipped over mutual TLS, and shows what central stored.
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 swift build --product tally-edge
-bin="$(swift build --show-bin-path)/tally-edge"
+swift build --product tally-central
+bin="$(swift build --show-bin-path)"
 
 work="${TALLY_DEMO_DIR:-$PWD/demo-data}"
 rm -rf "$work"
 mkdir -p "$work"
+edge_port="${TALLY_DEMO_EDGE_PORT:-18081}"
+central_port="${TALLY_DEMO_CENTRAL_PORT:-18443}"
+
+echo "== Development PKI, GeoIP database and the edge's signing key"
+scripts/dev-pki.sh "$work/pki" edge-1
 perl scripts/make-test-geoip.pl "$work/geo.mmdb"
-port="${TALLY_DEMO_PORT:-18081}"
+public_key=$("$bin/tally-edge" keygen --out "$work/edge-signing.key")
+echo "Edge public key: $public_key"
+
+sed -e "s|^data_dir = .*|data_dir = \"$work/central\"|" \
+    -e "s|^listen = .*|listen = \"127.0.0.1:$central_port\"|" \
+    -e "s|/etc/tally-central/central.crt|$work/pki/central.crt|" \
+    -e "s|/etc/tally-central/central.key|$work/pki/central.key|" \
+    -e "s|/etc/tally-central/edge-ca.crt|$work/pki/edge-ca.crt|" \
+    -e "s|^public_key = .*|public_key = \"$public_key\"|" \
+    central/central.example.toml > "$work/central.toml"
 sed -e "s|^data_dir = .*|data_dir = \"$work/edge\"|" \
-    -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
+    -e "s|^listen = .*|listen = \"127.0.0.1:$edge_port\"|" \
     -e "s|^# geoip_database = .*|geoip_database = \"$work/geo.mmdb\"|" \
+    -e "s|^# \[shipping\]|[shipping]|" \
+    -e "s|^# central_url = .*|central_url = \"https://localhost:$central_port/v1/batches\"|" \
+    -e "s|^# batch_max_hits = |batch_max_hits = |" \
+    -e "s|^# batch_interval_seconds = 5 |batch_interval_seconds = 1 |" \
+    -e "s|^# max_backoff_seconds = |max_backoff_seconds = |" \
+    -e "s|^# signing_key_file = .*|signing_key_file = \"$work/edge-signing.key\"|" \
+    -e "s|^# client_certificate_file = .*|client_certificate_file = \"$work/pki/edge-edge-1.crt\"|" \
+    -e "s|^# client_key_file = .*|client_key_file = \"$work/pki/edge-edge-1.key\"|" \
+    -e "s|^# central_ca_file = .*|central_ca_file = \"$work/pki/central-ca.crt\"|" \
     edge/edge.example.toml > "$work/edge.toml"
 
-"$bin" check-config -c "$work/edge.toml" | head -n 4
-"$bin" run -c "$work/edge.toml" 2> "$work/edge.log" &
+echo
+echo "== Configuration"
+"$bin/tally-central" check-config -c "$work/central.toml"
+"$bin/tally-edge" check-config -c "$work/edge.toml" | head -n 4
+
+"$bin/tally-central" run -c "$work/central.toml" 2> "$work/central.log" &
+central_pid=$!
+"$bin/tally-edge" run -c "$work/edge.toml" 2> "$work/edge.log" &
 edge_pid=$!
-trap 'kill "$edge_pid" 2>/dev/null || true' EXIT
+trap 'kill "$edge_pid" "$central_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break
+  curl -fs "http://127.0.0.1:$edge_port/healthz" > /dev/null 2>&1 && break
   sleep 0.1
 done
 
@@ -32,10 +63,10 @@ chrome='Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, lik
 iphone='Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1'
 hit() { # ip user-agent query [extra curl args]
   local ip=$1 ua=$2 query=$3; shift 3
-  curl -s -o /dev/null -w "%{http_code} " -A "$ua" -H "X-Forwarded-For: $ip" "$@" "http://127.0.0.1:$port/matomo.php?$query"
+  curl -s -o /dev/null -w "%{http_code} " -A "$ua" -H "X-Forwarded-For: $ip" "$@" "http://127.0.0.1:$edge_port/matomo.php?$query"
 }
 echo
-echo "Sending sample hits (HTTP status of each):"
+echo "== Sending sample hits to the edge (HTTP status of each)"
 hit 203.0.113.77 "$chrome" 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F&action_name=Home&urlref=https%3A%2F%2Fwww.google.com%2F&res=1920x1080'
 hit 203.0.113.77 "$chrome" 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fpricing%3Fgclid%3Dabc&action_name=Pricing'
 hit 198.51.100.23 "$iphone" 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Futm_campaign%3Dlaunch%26utm_source%3Dnewsletter&action_name=Home'
@@ -46,13 +77,23 @@ hit 192.0.2.11 'curl/8.0' 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F'
 hit 192.0.2.12 "$chrome" 'idsite=7&rec=1'
 echo
 echo
-"$bin" status -c "$work/edge.toml"
+echo "== Waiting for the edge to ship"
+for _ in $(seq 1 100); do
+  "$bin/tally-edge" status -c "$work/edge.toml" | grep -q '^Buffered hits:   0 ' && break
+  sleep 0.2
+done
+"$bin/tally-edge" status -c "$work/edge.toml"
+echo
+stored=$(sqlite3 "$work/central/central.sqlite" "SELECT COUNT(*) FROM hits")
+batches=$(sqlite3 "$work/central/central.sqlite" "SELECT COUNT(*) FROM batches")
+echo "== Central stored $stored hits in $batches signed batch(es) from edge-1"
+sqlite3 "$work/central/central.sqlite" "SELECT payload FROM hits ORDER BY id"
 echo
 echo "One request explained (tally-edge explain):"
-"$bin" explain -c "$work/edge.toml" --ip 203.0.113.77 --header "User-Agent: $chrome" \
-  --url '/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fpricing%3Fgclid%3Dabc&uid=alice'
-echo
-echo "Buffer: $work/edge/buffer.sqlite   (sqlite3 it: SELECT payload FROM hits;)"
-kill -TERM "$edge_pid"
-wait "$edge_pid"
+"$bin/tally-edge" explain -c "$work/edge.toml" --ip 203.0.113.77 --header "User-Agent: $chrome" \
+  --url '/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fpricing%3Fgclid%3Dabc&uid=alice' | head -n 13
+kill -TERM "$edge_pid" "$central_pid"
+wait "$edge_pid" "$central_pid"
 trap - EXIT
+echo
+echo "Files: $work (central.sqlite, buffer.sqlite, logs)"
