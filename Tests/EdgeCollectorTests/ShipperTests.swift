@@ -125,6 +125,9 @@ struct ShipperTests {
         #expect(edge.buffer.storedCount == 4, "the quarantined batch's hits are kept")
         #expect(logs.text.contains("quarantined"))
         #expect(transport.sent.withLock { $0.count } == 2)
+        let metrics = edge.metrics.registry.emitToString()
+        #expect(metrics.contains("tally_edge_batches_quarantined_total 1"))
+        #expect(metrics.contains("tally_edge_batches_shipped_total 1"))
     }
 
     @Test("Batch bytes, inflated or not, hold no test IP or user agent")

@@ -217,4 +217,26 @@ struct ShippingTests {
         #expect(edge.waitForExit() == 0)
         #expect(central.waitForExit() == 0)
     }
+
+    @Test("keygen writes a private key file; group-readable keys stop start-up with one clear line; check-config validates central")
+    func keysAndChecks() throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let mode = try FileManager.default.attributesOfItem(atPath: sandbox.path + "/edge.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let central = try EdgeProcess.command(["check-config", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
+        #expect(central.status == 0)
+        #expect(central.output.contains("Registered edges: edge-1"))
+
+        chmod(sandbox.path + "/edge.key", 0o644)
+        let edge = try EdgeProcess.command(["run", "-c", sandbox.edgeConfig])
+        #expect(edge.status == 1)
+        #expect(edge.output.hasPrefix("tally-edge: The signing key cannot be used: \(sandbox.path)/edge.key is accessible by group or others (mode 644); run chmod 600 on it."), "\(edge.output)")
+        #expect(edge.output.split(separator: "\n").count == 1)
+
+        chmod(sandbox.path + "/pki/central.key", 0o644)
+        let refused = try EdgeProcess.command(["run", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("central.key cannot be used: it is accessible by group or others"), "\(refused.output)")
+    }
 }
