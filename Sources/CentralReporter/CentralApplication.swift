@@ -11,6 +11,8 @@ public struct CentralComponents: Sendable {
     public let config: CentralConfig
     public let store: CentralStore
     public let ingest: BatchIngest
+    public let aggregation: AggregationService
+    public let reports: ReportEngine
     let tls: TLSConfiguration
 
     public init(config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
@@ -23,8 +25,20 @@ public struct CentralComponents: Sendable {
             }
         }
         tls = try Self.tlsConfiguration(config.ingest)
-        store = try CentralStore.open(path: config.storePath)
+        store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
+        aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
+        reports = ReportEngine(store: store, config: config, clock: clock)
+    }
+
+    /// The store and report engine alone, for the command line (no TLS files needed).
+    public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
+        self.config = config
+        store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
+        ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
+        aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
+        reports = ReportEngine(store: store, config: config, clock: clock)
+        tls = TLSConfiguration.makeClientConfiguration()
     }
 
     /// TLS 1.3 only; a client certificate is required and must chain to the edge CA — never the
@@ -74,6 +88,7 @@ public func buildCentralApplication(
         router: router,
         server: try .tls(.http1(), tlsConfiguration: components.tls),
         configuration: .init(address: .hostname(config.ingest.host, port: config.ingest.port)),
+        services: [components.aggregation],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.ingest.port
             logger.notice("tally-central ingest listening", metadata: ["address": "\(config.ingest.host):\(port)", "edges": "\(config.edges.count)"])

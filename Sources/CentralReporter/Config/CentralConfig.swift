@@ -9,10 +9,33 @@ public struct CentralConfig: Sendable {
     public var ingest: IngestSettings
     /// The edges allowed to send batches, by id.
     public var edges: [RegisteredEdge]
+    /// The sites reports are made for; days are counted in each site's time zone.
+    public var sites: [ReportSite]
+    public var aggregation: AggregationSettings
 
     public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
 
     public func edge(id: String) -> RegisteredEdge? { edges.first { $0.id == id } }
+    public func site(id: Int) -> ReportSite? { sites.first { $0.id == id } }
+
+    /// The time zone days are counted in for a site; UTC for hits of a site central does not know.
+    public func timeZone(site: Int) -> TimeZone { self.site(id: site)?.timeZone ?? TimeZone(identifier: "UTC")! }
+}
+
+/// A site as central reports on it.
+public struct ReportSite: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    public var timeZone: TimeZone
+}
+
+public struct AggregationSettings: Sendable, Equatable {
+    /// A visit ends after this many minutes without a hit (and at midnight in the site's time zone).
+    public var visitGapMinutes = 30
+    /// Raw hits older than this many days are purged; the daily aggregates stay.
+    public var rawRetentionDays = 400
+    /// How often the aggregation service looks for dirty days.
+    public var intervalSeconds = 10
 }
 
 /// The mutual-TLS listener edges ship to.
@@ -80,7 +103,28 @@ extension CentralConfig {
             try reader.rejectUnknownKeys()
             edges.append(RegisteredEdge(id: id, publicKeyBase64: key))
         }
+        var sites: [ReportSite] = []
+        for var reader in try root.tableArray("sites") ?? [] {
+            guard let id = try reader.int("id", in: 1...Int(Int32.max)) else { throw ConfigError.missing(key: reader.path("id")) }
+            guard !sites.contains(where: { $0.id == id }) else {
+                throw ConfigError.invalid(key: reader.path("id"), value: String(id), expected: "a site id not used by another site")
+            }
+            let zoneName = try reader.string("time_zone") ?? "UTC"
+            guard let zone = TimeZone(identifier: zoneName) else {
+                throw ConfigError.invalid(key: reader.path("time_zone"), value: "\"\(zoneName)\"", expected: "an IANA time zone such as \"Europe/Berlin\"")
+            }
+            sites.append(ReportSite(id: id, name: try reader.string("name") ?? "Site \(id)", timeZone: zone))
+            try reader.rejectUnknownKeys()
+        }
+        var aggregation = AggregationSettings()
+        if var reader = try root.subtable("aggregation") {
+            if let v = try reader.int("visit_gap_minutes", in: 1...1440) { aggregation.visitGapMinutes = v }
+            if let v = try reader.int("raw_retention_days", in: 1...36_500) { aggregation.rawRetentionDays = v }
+            if let v = try reader.int("interval_seconds", in: 1...3600) { aggregation.intervalSeconds = v }
+            try reader.rejectUnknownKeys()
+        }
         try root.rejectUnknownKeys()
-        return CentralConfig(dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges)
+        return CentralConfig(
+            dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation)
     }
 }

@@ -23,8 +23,10 @@ public protocol BatchStore: Sendable {
 public struct CentralStore: BatchStore {
     let writer: any DatabaseWriter
     public let path: String
+    /// The time zone each site's days are counted in.
+    let zones: @Sendable (Int) -> TimeZone
 
-    public static func open(path: String) throws -> CentralStore {
+    public static func open(path: String, zones: @escaping @Sendable (Int) -> TimeZone = { _ in TimeZone(identifier: "UTC")! }) throws -> CentralStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -35,7 +37,7 @@ public struct CentralStore: BatchStore {
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try migrator.migrate(pool)
-            return CentralStore(writer: pool, path: path)
+            return CentralStore(writer: pool, path: path, zones: zones)
         } catch {
             throw CentralError.store(path: path, reason: "\(error)")
         }
@@ -75,6 +77,57 @@ public struct CentralStore: BatchStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2: daily aggregates") { db in
+            try db.execute(sql: """
+                ALTER TABLE hits ADD COLUMN is_bot INTEGER NOT NULL DEFAULT 0;
+                UPDATE hits SET is_bot = COALESCE(json_extract(payload, '$.bot'), 0);
+                -- (site, day) pairs whose aggregates must be recomputed; days in the site's time zone.
+                CREATE TABLE dirty_days (
+                    site_id INTEGER NOT NULL,
+                    day TEXT NOT NULL,
+                    PRIMARY KEY (site_id, day)
+                ) WITHOUT ROWID;
+                CREATE TABLE daily_rows (
+                    site_id INTEGER NOT NULL,
+                    day TEXT NOT NULL,
+                    report TEXT NOT NULL,
+                    label TEXT NOT NULL,
+                    visits INTEGER NOT NULL,
+                    actions INTEGER NOT NULL,
+                    bounces INTEGER NOT NULL,
+                    visit_seconds INTEGER NOT NULL,
+                    pageviews INTEGER NOT NULL,
+                    unique_pageviews INTEGER NOT NULL,
+                    hits INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    PRIMARY KEY (site_id, report, day, label)
+                ) WITHOUT ROWID;
+                CREATE TABLE daily_visitors (
+                    site_id INTEGER NOT NULL,
+                    day TEXT NOT NULL,
+                    unique_visitors INTEGER NOT NULL,
+                    bot_hits INTEGER NOT NULL,
+                    sketch BLOB NOT NULL,           -- HyperLogLog of the day's visitor ids
+                    PRIMARY KEY (site_id, day)
+                ) WITHOUT ROWID;
+                -- Raw hits of days before this one have been purged (per site).
+                CREATE TABLE purge_state (
+                    site_id INTEGER PRIMARY KEY,
+                    purged_before TEXT NOT NULL
+                );
+                """)
+            // Days that already hold hits need their first aggregation. Site time zones are not known to a
+            // migration, so the UTC day and both neighbours are marked (no offset exceeds a day).
+            for row in try Row.fetchAll(db, sql: "SELECT DISTINCT site_id, ts / 86400000 FROM hits") {
+                let site: Int = row[0]
+                let utcDay = LocalDay(containing: Date(timeIntervalSince1970: Double(row[1] as Int64) * 86_400), in: TimeZone(identifier: "UTC")!)
+                for offset in -1...1 {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)",
+                        arguments: [site, utcDay.adding(days: offset).description])
+                }
+            }
+        }
         return migrator
     }
 
@@ -94,15 +147,19 @@ public struct CentralStore: BatchStore {
                 arguments: [header.edgeID, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
                             hits.count, header.policyDigest, contentSHA256])
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO hits (edge_id, sequence, site_id, ts, kind, visitor_id, policy_digest, payload)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO hits (edge_id, sequence, site_id, ts, kind, visitor_id, policy_digest, payload, is_bot)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            var dirty: Set<DirtyDay> = []
             for (hit, payload) in zip(hits, payloads) {
                 try insert.execute(arguments: [
                     header.edgeID, header.sequence, hit.siteID, hit.timestamp, hit.kind.rawValue, hit.visitorID,
-                    header.policyDigest, payload,
+                    header.policyDigest, payload, hit.isBot,
                 ])
+                dirty.insert(DirtyDay(site: hit.siteID, day: LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zones(hit.siteID))))
             }
+            let mark = try db.cachedStatement(sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)")
+            for day in dirty { try mark.execute(arguments: [day.site, day.day.description]) }
             return .stored(hits: hits.count)
         }
     }
@@ -127,4 +184,10 @@ public struct CentralStore: BatchStore {
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches") ?? 0)
         }
     }
+}
+
+/// A site's day whose aggregates must be recomputed.
+public struct DirtyDay: Hashable, Sendable {
+    public var site: Int
+    public var day: LocalDay
 }

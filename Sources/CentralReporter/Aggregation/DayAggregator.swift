@@ -1,0 +1,148 @@
+import Foundation
+import TallyCore
+
+/// A site-day's aggregates: one table of rows per report, the day's unique visitors and their sketch.
+public struct DayAggregate: Sendable, Equatable {
+    /// report id → label → metrics
+    public var rows: [String: [String: Metrics]] = [:]
+    public var uniqueVisitors = 0
+    public var botHits = 0
+    public var sketch = HyperLogLog()
+
+    mutating func add(_ report: String, _ label: String, _ metrics: Metrics) {
+        rows[report, default: [:]][label, default: Metrics()] += metrics
+    }
+}
+
+/// Builds visits from a site-day's hits and counts every report's rows.
+///
+/// A visit is a run of one visitor's hits with gaps of at most `gap` that does not cross midnight in
+/// the site's time zone (each day is aggregated alone; the daily visitor-id salt splits visits there
+/// anyway). Actions are pageviews, events, site searches, outlinks and downloads; pings extend a visit
+/// without being actions; a bounce is a visit with at most one action. Aggregate-only hits (`count_only`)
+/// add pageviews, events and the like, never visits or visitors. Bot hits are only counted as such.
+public enum DayAggregator {
+    static let actionKinds: Set<HitKind> = [.pageview, .event, .siteSearch, .outlink, .download]
+    public static let unknown = "(unknown)"
+
+    public static func aggregate(_ hits: [Hit], zone: TimeZone, gap: TimeInterval) -> DayAggregate {
+        var day = DayAggregate()
+        var byVisitor: [String: [Hit]] = [:]
+        for hit in hits {
+            if hit.isBot {
+                day.botHits += 1
+            } else if let visitor = hit.visitorID, !hit.aggregateOnly {
+                byVisitor[visitor, default: []].append(hit)
+            } else {
+                countActions(of: [hit], into: &day, visit: nil)
+            }
+        }
+        day.uniqueVisitors = byVisitor.count
+        for (visitor, hits) in byVisitor {
+            day.sketch.insert(visitor)
+            let sorted = hits.sorted { ($0.timestamp, $0.kind.rawValue) < ($1.timestamp, $1.kind.rawValue) }
+            var current: [Hit] = []
+            for hit in sorted {
+                if let last = current.last, Double(hit.timestamp - last.timestamp) / 1000 > gap || hit.newVisit {
+                    addVisit(current, into: &day, zone: zone)
+                    current = []
+                }
+                current.append(hit)
+            }
+            if !current.isEmpty { addVisit(current, into: &day, zone: zone) }
+        }
+        return day
+    }
+
+    private static func addVisit(_ hits: [Hit], into day: inout DayAggregate, zone: TimeZone) {
+        let first = hits[0]
+        var visit = Metrics()
+        visit.visits = 1
+        visit.actions = hits.filter { actionKinds.contains($0.kind) }.count
+        visit.bounces = visit.actions <= 1 ? 1 : 0
+        visit.visitSeconds = Int((hits[hits.count - 1].timestamp - first.timestamp) / 1000)
+        let pageviews = hits.filter { $0.kind == .pageview }
+        visit.pageviews = pageviews.count
+        visit.uniquePageviews = Set(pageviews.map { $0.url ?? unknown }).count
+
+        day.add("summary", "", visit)
+        var perVisit = visit
+        perVisit.pageviews = 0
+        perVisit.uniquePageviews = 0
+        let referrerType = first.referrerType?.rawValue ?? ReferrerType.direct.rawValue
+        day.add("referrer_types", referrerType, perVisit)
+        day.add("referrers", first.referrerName ?? (referrerType == ReferrerType.direct.rawValue ? "(direct)" : unknown), perVisit)
+        if first.referrerType == .campaign {
+            day.add("campaigns", first.campaignName ?? first.campaignSource ?? "(not set)", perVisit)
+        }
+        day.add("countries", first.country ?? unknown, perVisit)
+        day.add("regions", first.region.map { "\(first.country ?? "?")-\($0)" } ?? unknown, perVisit)
+        day.add("cities", first.city.map { "\($0), \(first.country ?? "?")" } ?? unknown, perVisit)
+        day.add("browsers", [first.browser, first.browserVersion].compactMap { $0 }.joined(separator: " ").nonEmpty ?? unknown, perVisit)
+        day.add("os", [first.os, first.osVersion].compactMap { $0 }.joined(separator: " ").nonEmpty ?? unknown, perVisit)
+        day.add("devices", first.device?.rawValue ?? unknown, perVisit)
+        day.add("resolutions", first.resolution ?? unknown, perVisit)
+        day.add("languages", first.language ?? unknown, perVisit)
+        let hour = LocalDay.gregorian(zone).component(.hour, from: Date(millisecondsSince1970: first.timestamp))
+        day.add("hours", String(format: "%02d", hour), perVisit)
+        if let entry = pageviews.first {
+            day.add("entry_pages", entry.url ?? unknown, perVisit)
+        }
+        if let exit = pageviews.last {
+            var exitVisit = Metrics()
+            exitVisit.visits = 1
+            day.add("exit_pages", exit.url ?? unknown, exitVisit)
+        }
+        countActions(of: hits, into: &day, visit: hits)
+    }
+
+    /// Page, title, event, search, link and goal rows. `visit` is nil for aggregate-only hits, which
+    /// count but have no visit to be unique within.
+    private static func countActions(of hits: [Hit], into day: inout DayAggregate, visit: [Hit]?) {
+        var seen: Set<String> = []
+        func once(_ key: String) -> Int {
+            guard visit != nil else { return 0 }
+            return seen.insert(key).inserted ? 1 : 0
+        }
+        for hit in hits {
+            var m = Metrics()
+            switch hit.kind {
+            case .pageview:
+                m.pageviews = 1
+                if visit == nil { day.add("summary", "", m) }
+                let url = hit.url ?? unknown
+                m.uniquePageviews = once("p:" + url)
+                day.add("pages", url, m)
+                m.uniquePageviews = once("t:" + (hit.title ?? unknown))
+                day.add("page_titles", hit.title ?? unknown, m)
+            case .event:
+                let label = [hit.eventCategory, hit.eventAction].compactMap { $0 }.joined(separator: " / ")
+                m.hits = 1
+                m.value = hit.eventValue ?? 0
+                m.visits = once("e:" + label)
+                day.add("events", label, m)
+            case .siteSearch:
+                let keyword = (hit.searchKeyword ?? "").lowercased()
+                m.hits = 1
+                m.visits = once("s:" + keyword)
+                day.add("site_search", keyword.nonEmpty ?? "(empty)", m)
+            case .outlink, .download:
+                let report = hit.kind == .outlink ? "outlinks" : "downloads"
+                m.hits = 1
+                m.visits = once(report + ":" + (hit.linkURL ?? unknown))
+                day.add(report, hit.linkURL ?? unknown, m)
+            case .goal:
+                m.hits = 1
+                m.value = hit.revenue ?? 0
+                m.visits = once("g:\(hit.goalID ?? 0)")
+                day.add("goals", "goal \(hit.goalID ?? 0)", m)
+            default:
+                break
+            }
+        }
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+import TallyCore
+
+/// One report, ready to render: the rows in order, each a label and one value per column.
+public struct ReportTable: Sendable {
+    public struct Column: Sendable, Equatable {
+        public var id: String
+        public var title: String
+        public var format: ReportColumn.Format
+    }
+
+    public struct Row: Sendable, Equatable {
+        public var label: String
+        public var values: [Double]
+    }
+
+    public var report: ReportID
+    public var title: String
+    public var site: ReportSite
+    public var period: ReportPeriod
+    public var generatedAt: Date
+    public var dimension: String
+    public var columns: [Column]
+    public var rows: [Row]
+
+    public static let othersLabel = "Others"
+}
+
+/// Builds reports from the daily aggregates of a period (made fresh first for days still dirty).
+public struct ReportEngine: Sendable {
+    let store: CentralStore
+    let config: CentralConfig
+    let clock: any TallyClock
+
+    public init(store: CentralStore, config: CentralConfig, clock: any TallyClock = SystemClock()) {
+        self.store = store
+        self.config = config
+        self.clock = clock
+    }
+
+    /// The summary's columns: the visit metrics plus unique visitors, which are not additive over days.
+    static let summaryColumns: [ReportTable.Column] = [
+        .init(id: "visits", title: "Visits", format: .integer),
+        .init(id: "unique_visitors", title: "Unique visitors", format: .integer),
+        .init(id: "pageviews", title: "Pageviews", format: .integer),
+        .init(id: "unique_pageviews", title: "Unique pageviews", format: .integer),
+        .init(id: "actions", title: "Actions", format: .integer),
+        .init(id: "bounce_rate", title: "Bounce rate", format: .percent),
+        .init(id: "avg_visit_duration", title: "Avg. duration", format: .duration),
+        .init(id: "actions_per_visit", title: "Actions/visit", format: .decimal),
+        .init(id: "bot_hits", title: "Bot hits", format: .integer),
+    ]
+
+    static func summaryValues(_ m: Metrics, uniqueVisitors: Int, botHits: Int) -> [Double] {
+        [Double(m.visits), Double(uniqueVisitors), Double(m.pageviews), Double(m.uniquePageviews), Double(m.actions),
+         ReportColumn.bounceRate.value(m), ReportColumn.averageDuration.value(m), ReportColumn.actionsPerVisit.value(m),
+         Double(botHits)]
+    }
+
+    /// The site's today, in its time zone.
+    public func today(site: ReportSite) -> LocalDay { LocalDay(containing: clock.now(), in: site.timeZone) }
+
+    public func report(_ definition: ReportDefinition, site: ReportSite, period: ReportPeriod, limit: Int) async throws -> ReportTable {
+        let gap = Double(config.aggregation.visitGapMinutes * 60)
+        for dirty in try store.dirtyDays(limit: .max) where dirty.site == site.id && dirty.day >= period.from && dirty.day <= period.to {
+            try await store.recompute(dirty, gap: gap)
+        }
+        var table = ReportTable(
+            report: definition.id, title: definition.title, site: site, period: period, generatedAt: clock.now(),
+            dimension: definition.dimension,
+            columns: definition.columns.map { .init(id: $0.id, title: $0.title, format: $0.format) }, rows: [])
+        switch definition.id.rawValue {
+        case "summary":
+            let days = try store.dailySummaries(site: site.id, from: period.from, to: period.to)
+            let total = days.values.reduce(Metrics()) { $0 + $1.metrics }
+            let bots = days.values.reduce(0) { $0 + $1.botHits }
+            let unique = try store.uniqueVisitors(site: site.id, from: period.from, to: period.to, zone: site.timeZone)
+            table.columns = Self.summaryColumns
+            table.rows = [.init(label: period.description, values: Self.summaryValues(total, uniqueVisitors: unique, botHits: bots))]
+        case "evolution":
+            let days = try store.dailySummaries(site: site.id, from: period.from, to: period.to)
+            table.columns = Self.summaryColumns
+            table.rows = period.days.map { day in
+                let entry = days[day]
+                return .init(label: day.description, values: Self.summaryValues(entry?.metrics ?? Metrics(), uniqueVisitors: entry?.uniqueVisitors ?? 0, botHits: entry?.botHits ?? 0))
+            }
+        default:
+            let rows = try store.periodRows(site: site.id, report: definition.id.rawValue, from: period.from, to: period.to)
+            let main = definition.columns.first
+            let sorted = rows.sorted { a, b in
+                if definition.order == .mainMetric, let main {
+                    let (x, y) = (main.value(a.1), main.value(b.1))
+                    if x != y { return x > y }
+                }
+                return a.0 < b.0
+            }
+            var kept = Array(sorted.prefix(limit))
+            if sorted.count > limit {
+                let rest = sorted.dropFirst(limit).reduce(Metrics()) { $0 + $1.1 }
+                kept.append((ReportTable.othersLabel, rest))
+            }
+            table.rows = kept.map { label, metrics in .init(label: label, values: definition.columns.map { $0.value(metrics) }) }
+        }
+        return table
+    }
+}
+
+extension CentralStore {
+    /// A report's rows summed over a period, by label.
+    func periodRows(site: Int, report: String, from: LocalDay, to: LocalDay) throws -> [(String, Metrics)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT label, SUM(visits), SUM(actions), SUM(bounces), SUM(visit_seconds), SUM(pageviews),
+                       SUM(unique_pageviews), SUM(hits), SUM(value)
+                FROM daily_rows WHERE site_id = ? AND report = ? AND day >= ? AND day <= ?
+                GROUP BY label
+                """, arguments: [site, report, from.description, to.description]).map { row in
+                (row[0], Self.metrics(row, from: 1))
+            }
+        }
+    }
+
+    /// Each day's summary metrics, unique visitors and bot hits.
+    func dailySummaries(site: Int, from: LocalDay, to: LocalDay) throws -> [LocalDay: (metrics: Metrics, uniqueVisitors: Int, botHits: Int)] {
+        try writer.read { db in
+            var result: [LocalDay: (metrics: Metrics, uniqueVisitors: Int, botHits: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT v.day, v.unique_visitors, v.bot_hits, r.visits, r.actions, r.bounces, r.visit_seconds, r.pageviews,
+                       r.unique_pageviews, r.hits, r.value
+                FROM daily_visitors v LEFT JOIN daily_rows r
+                  ON r.site_id = v.site_id AND r.day = v.day AND r.report = 'summary' AND r.label = ''
+                WHERE v.site_id = ? AND v.day >= ? AND v.day <= ?
+                """, arguments: [site, from.description, to.description]) {
+                guard let day = LocalDay(row[0] as String) else { continue }
+                result[day] = (Self.metrics(row, from: 3), row[1], row[2])
+            }
+            return result
+        }
+    }
+
+    /// Unique visitors over a period: a single day's exact count; for longer periods the distinct
+    /// visitor ids of the raw hits, or — when some of the period's raw hits were purged — the merge of
+    /// the days' HyperLogLog sketches (standard error about 1.6%).
+    func uniqueVisitors(site: Int, from: LocalDay, to: LocalDay, zone: TimeZone) throws -> Int {
+        try writer.read { db in
+            if from == to {
+                return try Int.fetchOne(db, sql: "SELECT unique_visitors FROM daily_visitors WHERE site_id = ? AND day = ?", arguments: [site, from.description]) ?? 0
+            }
+            let purged = try String.fetchOne(db, sql: "SELECT purged_before FROM purge_state WHERE site_id = ?", arguments: [site]).flatMap(LocalDay.init)
+            if let purged, from < purged {
+                var sketch = HyperLogLog()
+                for bytes in try Data.fetchAll(db, sql: "SELECT sketch FROM daily_visitors WHERE site_id = ? AND day >= ? AND day <= ?", arguments: [site, from.description, to.description]) {
+                    if let day = HyperLogLog(bytes: bytes) { sketch.merge(day) }
+                }
+                return sketch.estimate
+            }
+            let start = from.bounds(in: zone).start.millisecondsSince1970
+            let end = to.bounds(in: zone).end.millisecondsSince1970
+            return try Int.fetchOne(db, sql: """
+                SELECT COUNT(DISTINCT visitor_id) FROM hits
+                WHERE site_id = ? AND ts >= ? AND ts < ? AND is_bot = 0 AND visitor_id IS NOT NULL
+                  AND json_extract(payload, '$.aggregate_only') = 0
+                """, arguments: [site, start, end]) ?? 0
+        }
+    }
+
+    static func metrics(_ row: Row, from index: Int) -> Metrics {
+        var m = Metrics()
+        m.visits = row[index] ?? 0
+        m.actions = row[index + 1] ?? 0
+        m.bounces = row[index + 2] ?? 0
+        m.visitSeconds = row[index + 3] ?? 0
+        m.pageviews = row[index + 4] ?? 0
+        m.uniquePageviews = row[index + 5] ?? 0
+        m.hits = row[index + 6] ?? 0
+        m.value = row[index + 7] ?? 0
+        return m
+    }
+}
