@@ -34,6 +34,7 @@ public struct CentralComponents: Sendable {
     /// The store and report engine alone, for the command line (no TLS files needed).
     public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
         self.config = config
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)

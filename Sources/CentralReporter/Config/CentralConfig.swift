@@ -27,6 +27,12 @@ public struct ReportSite: Sendable, Equatable {
     public var id: Int
     public var name: String
     public var timeZone: TimeZone
+
+    public init(id: Int, name: String, timeZone: TimeZone) {
+        self.id = id
+        self.name = name
+        self.timeZone = timeZone
+    }
 }
 
 public struct AggregationSettings: Sendable, Equatable {
