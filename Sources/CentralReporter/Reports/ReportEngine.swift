@@ -8,11 +8,22 @@ public struct ReportTable: Sendable {
         public var id: String
         public var title: String
         public var format: ReportColumn.Format
+
+        public init(id: String, title: String, format: ReportColumn.Format) {
+            self.id = id
+            self.title = title
+            self.format = format
+        }
     }
 
     public struct Row: Sendable, Equatable {
         public var label: String
         public var values: [Double]
+
+        public init(label: String, values: [Double]) {
+            self.label = label
+            self.values = values
+        }
     }
 
     public var report: ReportID
@@ -25,6 +36,17 @@ public struct ReportTable: Sendable {
     public var rows: [Row]
 
     public static let othersLabel = "Others"
+
+    public init(report: ReportID, title: String, site: ReportSite, period: ReportPeriod, generatedAt: Date, dimension: String, columns: [Column], rows: [Row]) {
+        self.report = report
+        self.title = title
+        self.site = site
+        self.period = period
+        self.generatedAt = generatedAt
+        self.dimension = dimension
+        self.columns = columns
+        self.rows = rows
+    }
 }
 
 /// Builds reports from the daily aggregates of a period (made fresh first for days still dirty).

@@ -8,6 +8,12 @@ public struct ReportPeriod: Sendable, Equatable, CustomStringConvertible {
     public var from: LocalDay
     public var to: LocalDay
 
+    public init(kind: Kind, from: LocalDay, to: LocalDay) {
+        self.kind = kind
+        self.from = from
+        self.to = to
+    }
+
     public var days: [LocalDay] {
         var result: [LocalDay] = []
         var day = from
