@@ -87,11 +87,13 @@ echo
 stored=$(sqlite3 "$work/central/central.sqlite" "SELECT COUNT(*) FROM hits")
 batches=$(sqlite3 "$work/central/central.sqlite" "SELECT COUNT(*) FROM batches")
 echo "== Central stored $stored hits in $batches signed batch(es) from edge-1"
-sqlite3 "$work/central/central.sqlite" "SELECT payload FROM hits ORDER BY id"
 echo
 echo "One request explained (tally-edge explain):"
 "$bin/tally-edge" explain -c "$work/edge.toml" --ip 203.0.113.77 --header "User-Agent: $chrome" \
   --url '/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fpricing%3Fgclid%3Dabc&uid=alice' | head -n 13
+echo
+echo "== Today's report for the demo site (tally-central report)"
+"$bin/tally-central" report -c "$work/central.toml" --site 1 --report summary,pages,referrer_types,countries,browsers --period day --date today
 kill -TERM "$edge_pid" "$central_pid"
 wait "$edge_pid" "$central_pid"
 trap - EXIT

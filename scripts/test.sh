@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The batch tests check batches with an independent reader (scripts/verify-batch.py).
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet cryptography
+# The report tests check CSV and text output with Python's csv module and wcwidth.
+python3 -c 'import wcwidth' 2>/dev/null || python3 -m pip install --quiet wcwidth
 
 swift build --build-tests
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.
