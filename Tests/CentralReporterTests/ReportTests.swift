@@ -1,6 +1,7 @@
 import CentralReporter
 import Foundation
 import TallyCore
+import ServiceLifecycle
 import Testing
 
 @Suite("Reports from the hand-computed fixture")
@@ -176,5 +177,33 @@ struct ReportTests {
             // visitors the sketch's linear counting is exact.
             #expect(reports == before[index], "\(period) \(date)")
         }
+    }
+}
+
+@Suite("Aggregation service")
+struct AggregationServiceTests {
+    @Test("The service recomputes the days a new batch touched, on its own, and stops on graceful shutdown")
+    func serviceLoop() async throws {
+        let directory = NSTemporaryDirectory() + "tally-aggsvc-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let components = try await ReportFixture.load(in: directory)
+        #expect(try components.store.dirtyDays().count == 3)
+        var config = components.config
+        config.aggregation.intervalSeconds = 1
+        let service = AggregationService(store: components.store, config: config, clock: SystemClock(), logger: .init(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [service], logger: .init(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let deadline = Date().addingTimeInterval(10)
+            while try !components.store.dirtyDays().isEmpty, Date() < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try components.store.dirtyDays().isEmpty)
+        let days = try components.store.visitsPerDay(site: 1)
+        #expect(days == ["2026-10-24": 3, "2026-10-25": 3, "2026-10-26": 2])
     }
 }

@@ -63,4 +63,15 @@ struct ReportCommandTests {
         let refused = try EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,pages", "--format", "csv"], executable: Self.central)
         #expect(refused.status == 2 && refused.output.contains("--output DIRECTORY"))
     }
+
+    @Test("aggregate rebuilds a range of days on demand")
+    func aggregateRange() throws {
+        let (path, config) = try sandbox()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try EdgeProcess.command(["aggregate", "-c", config, "--site", "1", "--from", "2026-10-24", "--to", "2026-10-26"], executable: Self.central)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output == "Aggregated 3 site-day(s).\n")
+        let reversed = try EdgeProcess.command(["aggregate", "-c", config, "--from", "2026-10-26", "--to", "2026-10-24"], executable: Self.central)
+        #expect(reversed.status == 2 && reversed.output.contains("is after --to"))
+    }
 }

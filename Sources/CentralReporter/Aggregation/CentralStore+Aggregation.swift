@@ -86,3 +86,14 @@ extension CentralStore {
         }
     }
 }
+
+extension CentralStore {
+    /// Visits per aggregated day of a site.
+    public func visitsPerDay(site: Int) throws -> [String: Int] {
+        try writer.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(
+                db, sql: "SELECT day, visits FROM daily_rows WHERE site_id = ? AND report = 'summary' ORDER BY day", arguments: [site]
+            ).map { ($0[0] as String, $0[1] as Int) })
+        }
+    }
+}
