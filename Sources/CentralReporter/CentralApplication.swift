@@ -1,8 +1,11 @@
+import Crypto
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import ServiceLifecycle
 import TallyCore
 
 /// Everything central is made of, built from its configuration; `tally-central run` and the tests use
@@ -79,7 +82,7 @@ public struct CentralComponents: Sendable {
 
 /// Central's ingest application: the mutual-TLS listener for edges' batches.
 public func buildCentralApplication(
-    components: CentralComponents, logger: Logger,
+    components: CentralComponents, logger: Logger, services: [any Service] = [],
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let config = components.config
@@ -89,11 +92,50 @@ public func buildCentralApplication(
         router: router,
         server: try .tls(.http1(), tlsConfiguration: components.tls),
         configuration: .init(address: .hostname(config.ingest.host, port: config.ingest.port)),
-        services: [components.aggregation],
+        services: [components.aggregation] + services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.ingest.port
             logger.notice("tally-central ingest listening", metadata: ["address": "\(config.ingest.host):\(port)", "edges": "\(config.edges.count)"])
             await onServerRunning(port)
         },
         logger: logger)
+}
+
+/// The reporting API on its own listener (default 127.0.0.1:8080), TLS when a certificate is configured.
+public func buildAPIApplication(
+    components: CentralComponents, clock: any TallyClock = SystemClock(), logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let config = components.config
+    let router = Router(context: APIRequestContext.self)
+    let group = router.group("api/v1")
+    group.add(middleware: TokenAuthentication(
+        store: components.store,
+        limiter: FailureLimiter(maxFailures: config.api.maxFailures, window: Double(config.api.failureWindowSeconds), cooldown: Double(config.api.cooldownSeconds)),
+        clock: clock))
+    ReportAPIController(config: config, reports: components.reports).addRoutes(to: group)
+    var server: HTTPServerBuilder = .http1()
+    if let certificate = config.api.certificateFile, let key = config.api.keyFile {
+        if let problem = SecretFile.problem(key) { throw CentralError.tls(path: key, reason: problem) }
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        server = try .tls(.http1(), tlsConfiguration: tls)
+    }
+    return Application(
+        router: router, server: server,
+        configuration: .init(address: .hostname(config.api.host, port: config.api.port)),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? config.api.port
+            logger.notice("tally-central API listening", metadata: ["address": "\(config.api.host):\(port)", "tls": "\(config.api.certificateFile != nil)"])
+            await onServerRunning(port)
+        },
+        logger: logger)
+}
+
+/// SHA-256 of a configuration file's bytes, recorded in the audit log when central loads it.
+public enum ConfigDigest {
+    public static func of(file path: String) throws -> String {
+        SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: path))).map { String(format: "%02x", $0) }.joined()
+    }
 }

@@ -13,23 +13,23 @@ struct IngestTLSTests {
         let file = try sandbox.write(try sandbox.batch(sequence: 1), "good.batch")
         let pki = sandbox.pki
 
-        let noCertificate = try central.post(file, certificate: nil, key: nil, sandbox: sandbox)
+        let noCertificate = try await central.post(file, certificate: nil, key: nil, sandbox: sandbox)
         #expect(noCertificate.curl != 0 && noCertificate.http == 0, "\(noCertificate)")
-        let otherCA = try central.post(file, certificate: pki + "/other-edge.crt", key: pki + "/other-edge.key", sandbox: sandbox)
+        let otherCA = try await central.post(file, certificate: pki + "/other-edge.crt", key: pki + "/other-edge.key", sandbox: sandbox)
         #expect(otherCA.curl != 0 && otherCA.http == 0, "\(otherCA)")
-        let expired = try central.post(file, certificate: pki + "/expired-edge-1.crt", key: pki + "/expired-edge-1.key", sandbox: sandbox)
+        let expired = try await central.post(file, certificate: pki + "/expired-edge-1.crt", key: pki + "/expired-edge-1.key", sandbox: sandbox)
         #expect(expired.curl != 0 && expired.http == 0, "\(expired)")
-        let tls12 = try central.post(file, certificate: pki + "/edge-edge-1.crt", key: pki + "/edge-edge-1.key", sandbox: sandbox, extra: ["--tls-max", "1.2"])
+        let tls12 = try await central.post(file, certificate: pki + "/edge-edge-1.crt", key: pki + "/edge-edge-1.key", sandbox: sandbox, extra: ["--tls-max", "1.2"])
         #expect(tls12.curl != 0 && tls12.http == 0, "\(tls12)")
         // openssl s_client without a certificate: the server demands one and the handshake fails.
         // In TLS 1.3 the server's verdict on the client arrives after the client's Finished, so send a
         // request and read the answer: the alert.
-        let (_, sClient) = try run("/bin/sh", ["-c", "(printf 'POST /v1/batches HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n'; sleep 1) | openssl s_client -quiet -connect 127.0.0.1:\(central.port) -CAfile \(pki)/central-ca.crt -tls1_3 2>&1"])
+        let (_, sClient) = try await run("/bin/sh", ["-c", "(printf 'POST /v1/batches HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n'; sleep 1) | openssl s_client -quiet -connect 127.0.0.1:\(central.port) -CAfile \(pki)/central-ca.crt -tls1_3 2>&1"])
         #expect(sClient.contains("alert certificate required"), "\(sClient)")
 
         #expect(try central.components.store.counts() == (0, 0))
         // The same batch with edge-1's certificate is accepted, so the refusals were about the client.
-        let good = try central.post(file, certificate: pki + "/edge-edge-1.crt", key: pki + "/edge-edge-1.key", sandbox: sandbox)
+        let good = try await central.post(file, certificate: pki + "/edge-edge-1.crt", key: pki + "/edge-edge-1.key", sandbox: sandbox)
         #expect(good.http == 200, "\(good)")
         #expect(try central.components.store.counts() == (3, 1))
         try await central.stop()
@@ -40,7 +40,7 @@ struct IngestTLSTests {
         let sandbox = try CentralSandbox()
         let central = try await RunningCentral.start(sandbox)
         let claimsEdge2 = try sandbox.write(try sandbox.batch(edge: "edge-2", sequence: 1), "edge2.batch")
-        let result = try central.post(claimsEdge2, certificate: sandbox.pki + "/edge-edge-1.crt", key: sandbox.pki + "/edge-edge-1.key", sandbox: sandbox)
+        let result = try await central.post(claimsEdge2, certificate: sandbox.pki + "/edge-edge-1.crt", key: sandbox.pki + "/edge-edge-1.key", sandbox: sandbox)
         #expect(result.http == 403)
         #expect(result.body.contains("claims edge edge-2 but the certificate names edge-1"))
         #expect(try central.components.store.counts() == (0, 0))
@@ -66,7 +66,7 @@ struct IngestTLSTests {
         ]
         for (name, bytes, status, message) in cases {
             let file = try sandbox.write(bytes, name + ".batch")
-            let result = try central.post(file, certificate: sandbox.pki + "/edge-edge-1.crt", key: sandbox.pki + "/edge-edge-1.key", sandbox: sandbox)
+            let result = try await central.post(file, certificate: sandbox.pki + "/edge-edge-1.crt", key: sandbox.pki + "/edge-edge-1.key", sandbox: sandbox)
             #expect(result.http == status, "\(name): \(result)")
             #expect(result.body.contains(message), "\(name): \(result.body)")
             #expect(result.body.split(separator: "\n").count == 1)
@@ -82,13 +82,13 @@ struct IngestTLSTests {
         let central = try await RunningCentral.start(sandbox)
         let file = try sandbox.write(try sandbox.batch(sequence: 1, hits: 4), "one.batch")
         let certificate = sandbox.pki + "/edge-edge-1.crt", key = sandbox.pki + "/edge-edge-1.key"
-        let first = try central.post(file, certificate: certificate, key: key, sandbox: sandbox)
+        let first = try await central.post(file, certificate: certificate, key: key, sandbox: sandbox)
         #expect(first.http == 200 && first.body.contains(#""status":"stored""#), "\(first)")
-        let again = try central.post(file, certificate: certificate, key: key, sandbox: sandbox)
+        let again = try await central.post(file, certificate: certificate, key: key, sandbox: sandbox)
         #expect(again.http == 200 && again.body.contains(#""status":"duplicate""#), "\(again)")
         #expect(try central.components.store.counts() == (4, 1))
         let conflicting = try sandbox.write(try sandbox.batch(sequence: 1, hits: 2), "conflict.batch")
-        let refused = try central.post(conflicting, certificate: certificate, key: key, sandbox: sandbox)
+        let refused = try await central.post(conflicting, certificate: certificate, key: key, sandbox: sandbox)
         #expect(refused.http == 409, "\(refused)")
         #expect(try central.components.store.counts() == (4, 1))
         try await central.stop()

@@ -66,6 +66,13 @@ enum ReportFixture {
         ]
     }
 
+    /// Site 2's one visit, which no site-1 token may see.
+    static var site2Hits: [Hit] {
+        var hit = hit("9999999999999999", "2026-10-24T12:00:00Z", url: "/secret-site-2", configure: chrome120)
+        hit.siteID = 2
+        return [hit]
+    }
+
     static let configTOML = """
         data_dir = "%DATA%"
         [ingest]
@@ -76,10 +83,18 @@ enum ReportFixture {
         id = 1
         name = "Example 例え"
         time_zone = "Europe/Berlin"
+
+        [[sites]]
+        id = 2
+        name = "Other"
+        time_zone = "UTC"
+
+        [api]
+        listen = "127.0.0.1:0"
         """
 
     /// A central store in `directory` holding the fixture's hits (delivered in `batches`), with a report engine.
-    static func load(in directory: String, batches: [[Hit]] = [hits], now: String = "2026-11-02T12:00:00Z") async throws -> CentralComponents {
+    static func load(in directory: String, batches: [[Hit]] = [hits, site2Hits], now: String = "2026-11-02T12:00:00Z") async throws -> CentralComponents {
         let config = try CentralConfig.parse(toml: configTOML.replacingOccurrences(of: "%DATA%", with: directory + "/data"))
         let components = try CentralComponents(offlineConfig: config, clock: FixedClock(ISO8601DateFormatter().date(from: now)!), logger: .init(label: "test"))
         for (index, batch) in batches.enumerated() {

@@ -22,7 +22,7 @@ final class CentralSandbox: @unchecked Sendable {
     init() throws {
         path = NSTemporaryDirectory() + "tally-central-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let (status, output) = try run("/bin/bash", [Paths.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path, pki, "edge-1", "edge-2", "--test-certs"])
+        let (status, output) = try runBlocking("/bin/bash", [Paths.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path, pki, "edge-1", "edge-2", "--test-certs"])
         guard status == 0 else { throw SandboxError.pki(output) }
     }
 
@@ -70,8 +70,18 @@ final class CentralSandbox: @unchecked Sendable {
 
 enum SandboxError: Error { case pki(String) }
 
+/// Runs a program to completion on its own thread, so waiting for it never holds one of the few
+/// cooperative threads that the in-process servers under test need to answer it.
 @discardableResult
-func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+func run(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runBlocking(executable, arguments) })
+        }
+    }
+}
+
+func runBlocking(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -110,12 +120,12 @@ struct RunningCentral {
     }
 
     /// POSTs a batch file with curl; returns curl's exit status, the HTTP status (0 without a response) and the body.
-    func post(_ file: String, certificate: String?, key: String?, sandbox: CentralSandbox, extra: [String] = []) throws -> (curl: Int32, http: Int, body: String) {
+    func post(_ file: String, certificate: String?, key: String?, sandbox: CentralSandbox, extra: [String] = []) async throws -> (curl: Int32, http: Int, body: String) {
         var arguments = ["-s", "-o", sandbox.path + "/response", "-w", "%{http_code}", "--cacert", sandbox.pki + "/central-ca.crt",
                          "-H", "Content-Type: application/octet-stream", "--data-binary", "@" + file]
         if let certificate, let key { arguments += ["--cert", certificate, "--key", key] }
         arguments += extra + ["https://localhost:\(port)/v1/batches"]
-        let (status, output) = try run("/usr/bin/curl", arguments)
+        let (status, output) = try await run("/usr/bin/curl", arguments)
         let body = (try? String(contentsOfFile: sandbox.path + "/response", encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: sandbox.path + "/response")
         return (status, Int(output) ?? 0, body)

@@ -36,6 +36,8 @@ struct ShippingSandbox {
             [[edges]]
             id = "edge-1"
             public_key = "\(publicKey)"
+            [api]
+            listen = "127.0.0.1:0"
             """.write(toFile: centralConfig, atomically: true, encoding: .utf8)
         try """
             edge_id = "edge-1"

@@ -12,6 +12,7 @@ public struct CentralConfig: Sendable {
     /// The sites reports are made for; days are counted in each site's time zone.
     public var sites: [ReportSite]
     public var aggregation: AggregationSettings
+    public var api: APISettings
 
     public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
 
@@ -33,6 +34,20 @@ public struct ReportSite: Sendable, Equatable {
         self.name = name
         self.timeZone = timeZone
     }
+}
+
+/// The reporting API's listener.
+public struct APISettings: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// With both set, the API speaks TLS (1.2 or newer); without, plain HTTP (for loopback or behind a proxy).
+    public var certificateFile: String?
+    public var keyFile: String?
+    /// Failed authentications from one client within `failureWindowSeconds` before it is cooled down.
+    public var maxFailures = 10
+    public var failureWindowSeconds = 300
+    /// How long a client that failed too often is answered 429.
+    public var cooldownSeconds = 300
 }
 
 public struct AggregationSettings: Sendable, Equatable {
@@ -129,8 +144,23 @@ extension CentralConfig {
             if let v = try reader.int("interval_seconds", in: 1...3600) { aggregation.intervalSeconds = v }
             try reader.rejectUnknownKeys()
         }
+        var api = APISettings()
+        if var reader = try root.subtable("api") {
+            let (host, port) = try ListenAddress.parse(try reader.string("listen") ?? "127.0.0.1:8080", key: reader.path("listen"))
+            api.host = host
+            api.port = port
+            api.certificateFile = try reader.string("certificate_file")
+            api.keyFile = try reader.string("key_file")
+            if (api.certificateFile == nil) != (api.keyFile == nil) {
+                throw ConfigError.invalid(key: reader.path(api.certificateFile == nil ? "key_file" : "certificate_file"), value: "set alone", expected: "both certificate_file and key_file, or neither")
+            }
+            if let v = try reader.int("max_failures", in: 1...10_000) { api.maxFailures = v }
+            if let v = try reader.int("failure_window_seconds", in: 1...86_400) { api.failureWindowSeconds = v }
+            if let v = try reader.int("cooldown_seconds", in: 1...86_400) { api.cooldownSeconds = v }
+            try reader.rejectUnknownKeys()
+        }
         try root.rejectUnknownKeys()
         return CentralConfig(
-            dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation)
+            dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation, api: api)
     }
 }

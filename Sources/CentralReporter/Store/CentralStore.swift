@@ -128,6 +128,34 @@ public struct CentralStore: BatchStore {
                 }
             }
         }
+        migrator.registerMigration("v3: API tokens and the send log") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_tokens (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    token_sha256 TEXT NOT NULL UNIQUE,  -- the token itself is shown once and never stored
+                    sites TEXT NOT NULL,                -- comma-separated site ids; '*' for every site
+                    role TEXT NOT NULL,                 -- 'viewer' or 'admin'
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    revoked_at INTEGER,
+                    last_used_at INTEGER
+                );
+                -- One row per (schedule, period): what makes each scheduled e-mail go out exactly once.
+                CREATE TABLE send_log (
+                    schedule TEXT NOT NULL,
+                    period_start TEXT NOT NULL,
+                    period_end TEXT NOT NULL,
+                    status TEXT NOT NULL,               -- 'pending', 'sent'
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    message_id TEXT NOT NULL,
+                    sent_at INTEGER,
+                    last_error TEXT,
+                    PRIMARY KEY (schedule, period_start)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -175,6 +203,14 @@ public struct CentralStore: BatchStore {
     /// The audit log's events, oldest first.
     public func auditEvents() throws -> [String] {
         try writer.read { db in try String.fetchAll(db, sql: "SELECT event FROM audit_log ORDER BY id") }
+    }
+
+    /// The newest audit entries, oldest first: time, event, detail.
+    public func auditLog(limit: Int) throws -> [(at: Date, event: String, detail: String)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT at, event, detail FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit])
+                .map { (Date(millisecondsSince1970: $0[0]), $0[1], $0[2]) }
+        }
     }
 
     /// Number of stored hits and batches (for status output and tests).
