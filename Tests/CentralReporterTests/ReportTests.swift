@@ -207,3 +207,36 @@ struct AggregationServiceTests {
         #expect(days == ["2026-10-24": 3, "2026-10-25": 3, "2026-10-26": 2])
     }
 }
+
+@Suite("Data subject deletion")
+struct DeletionTests {
+    @Test("privacy delete removes a user's hashed records, re-aggregates their days, says how many and is audited")
+    func deleteUser() async throws {
+        let directory = NSTemporaryDirectory() + "tally-delete-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let hasher = UserIDHasher(masterKey: Data(repeating: 9, count: 32))
+        let alice = hasher.hash(userID: "alice@example.org", siteID: 1)
+        let aliceHits = [
+            ReportFixture.hit("abababababababab", "2026-10-24T15:00:00+02:00", url: "/account", configure: { ReportFixture.chrome120(&$0); $0.userID = alice }),
+            ReportFixture.hit("abababababababab", "2026-10-24T15:03:00+02:00", url: "/orders", configure: { ReportFixture.chrome120(&$0); $0.userID = alice }),
+        ]
+        let c = try await ReportFixture.load(in: directory, batches: [ReportFixture.hits, aliceHits])
+        let site = ReportSite(id: 1, name: "Example 例え", timeZone: ReportFixture.zone)
+        let day = try ReportPeriod.parse(period: "day", date: "2026-10-24", today: LocalDay("2026-11-02")!)
+        let before = try await c.reports.report(ReportDefinition.named("summary")!, site: site, period: day, limit: 100)
+        #expect(before.rows[0].values[0] == 4)
+
+        let result = try await c.store.deleteUser(site: 1, userID: "alice@example.org", hasher: hasher, gap: 1800, now: Date())
+        #expect(result.hits == 2 && result.days == 1)
+        let after = try await c.reports.report(ReportDefinition.named("summary")!, site: site, period: day, limit: 100)
+        #expect(after.rows[0].values[0] == 3, "the day is re-aggregated without her visit")
+        let pages = try await c.reports.report(ReportDefinition.named("pages")!, site: site, period: day, limit: 100)
+        #expect(!pages.rows.contains { $0.label.hasSuffix("/account") })
+        #expect(try c.store.auditEvents().last == "data_deleted")
+        #expect(try c.store.auditLog(limit: 1).first?.detail.contains(alice) == true)
+        #expect(try c.store.auditLog(limit: 1).first?.detail.contains("alice@") == false)
+        let again = try await c.store.deleteUser(site: 1, userID: "alice@example.org", hasher: hasher, gap: 1800, now: Date())
+        #expect(again.hits == 0)
+    }
+}

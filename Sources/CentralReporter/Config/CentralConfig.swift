@@ -13,6 +13,8 @@ public struct CentralConfig: Sendable {
     public var sites: [ReportSite]
     public var aggregation: AggregationSettings
     public var api: APISettings
+    /// The edges' user-id key (their `user_id_key_file`), to find a data subject's hashed user id.
+    public var userIDKeyFile: String?
 
     public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
 
@@ -88,6 +90,7 @@ extension CentralConfig {
         var root = try TOMLReader.parse(text, path: path)
         let dataDirectory = try root.requiredString("data_dir")
         let logLevel = try root.string("log_level") ?? "info"
+        let userIDKeyFile = try root.string("user_id_key_file")
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw ConfigError.invalid(key: "log_level", value: "\"\(logLevel)\"", expected: "one of trace, debug, info, notice, warning, error, critical")
         }
@@ -161,6 +164,7 @@ extension CentralConfig {
         }
         try root.rejectUnknownKeys()
         return CentralConfig(
-            dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation, api: api)
+            dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation, api: api,
+            userIDKeyFile: userIDKeyFile)
     }
 }

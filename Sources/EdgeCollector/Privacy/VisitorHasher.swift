@@ -22,38 +22,6 @@ public struct VisitorHasher: Sendable {
     }
 }
 
-/// User ids under `user_id = "hash"`: HMAC-SHA-256 keyed per site, 128 bits in hex. The key derives from
-/// one secret file (`user_id_key_file`) that central also holds, so a data subject's records can be found
-/// (hash the id again) and deleted, while the stored value alone does not reveal the id.
-public struct UserIDHasher: Sendable {
-    private let masterKey: Data
-
-    public init(masterKey: Data) { self.masterKey = masterKey }
-
-    /// Reads the secret, or creates it (32 random bytes, mode 0600) when the file does not exist.
-    public static func load(path: String) throws -> UserIDHasher {
-        if !FileManager.default.fileExists(atPath: path) {
-            let key = SymmetricKey(size: .bits256)
-            let data = key.withUnsafeBytes { Data($0) }
-            guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw EdgeError.keyFile(path: path, reason: "could not be created")
-            }
-        }
-        try KeyFilePermissions.requirePrivate(path)
-        guard let data = FileManager.default.contents(atPath: path), data.count >= 16 else {
-            throw EdgeError.keyFile(path: path, reason: "holds fewer than 16 bytes")
-        }
-        return UserIDHasher(masterKey: data)
-    }
-
-    public func hash(userID: String, siteID: Int) -> String {
-        let siteKey = SymmetricKey(data: HMAC<SHA256>.authenticationCode(
-            for: Data("tally-user-id:site:\(siteID)".utf8), using: SymmetricKey(data: masterKey)))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(userID.utf8), using: siteKey)
-        return Hex.string(Array(mac).prefix(16))
-    }
-}
-
 enum Hex {
     static func string(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
