@@ -51,6 +51,7 @@ let package = Package(
             name: "TallyCore",
             dependencies: [
                 "CZlib",
+                "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -61,7 +62,6 @@ let package = Package(
             dependencies: [
                 "TallyCore",
                 "CMaxMindDB",
-                "CCurl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -9,6 +9,8 @@ scripts/install-deps.sh
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet cryptography
 # The report tests check CSV and text output with Python's csv module and wcwidth.
 python3 -c 'import wcwidth' 2>/dev/null || python3 -m pip install --quiet wcwidth
+# The mail tests deliver to a real SMTP server (scripts/smtp-sink.py).
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 
 swift build --build-tests
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.

@@ -16,6 +16,7 @@ public struct CentralComponents: Sendable {
     public let ingest: BatchIngest
     public let aggregation: AggregationService
     public let reports: ReportEngine
+    public let scheduler: ReportScheduler
     let tls: TLSConfiguration
 
     public init(config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
@@ -32,16 +33,18 @@ public struct CentralComponents: Sendable {
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
         reports = ReportEngine(store: store, config: config, clock: clock)
+        scheduler = ReportScheduler(config: config, store: store, reports: reports, mailer: try config.smtp.map { try SMTPMailer(settings: $0) }, clock: clock, logger: logger)
     }
 
     /// The store and report engine alone, for the command line (no TLS files needed).
-    public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
+    public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), mailer: (any Mailer)? = nil, logger: Logger) throws {
         self.config = config
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
         reports = ReportEngine(store: store, config: config, clock: clock)
+        scheduler = ReportScheduler(config: config, store: store, reports: reports, mailer: try mailer ?? config.smtp.map { try SMTPMailer(settings: $0) }, clock: clock, logger: logger)
         tls = TLSConfiguration.makeClientConfiguration()
     }
 
@@ -92,7 +95,7 @@ public func buildCentralApplication(
         router: router,
         server: try .tls(.http1(), tlsConfiguration: components.tls),
         configuration: .init(address: .hostname(config.ingest.host, port: config.ingest.port)),
-        services: [components.aggregation] + services,
+        services: [components.aggregation, components.scheduler] + services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.ingest.port
             logger.notice("tally-central ingest listening", metadata: ["address": "\(config.ingest.host):\(port)", "edges": "\(config.edges.count)"])

@@ -69,6 +69,20 @@ public struct TOMLReader {
         }
     }
 
+    public mutating func intArray(_ key: String) throws -> [Int]? {
+        consumed.insert(key)
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else {
+            throw ConfigError.invalid(key: path(key), value: render(value), expected: "an array of whole numbers")
+        }
+        return try array.map { element in
+            guard let int = element.int else {
+                throw ConfigError.invalid(key: path(key), value: render(element), expected: "an array of whole numbers")
+            }
+            return int
+        }
+    }
+
     public mutating func choice<E: RawRepresentable & CaseIterable>(_ key: String, as _: E.Type) throws -> E?
     where E.RawValue == String {
         guard let raw = try string(key) else { return nil }

@@ -15,6 +15,10 @@ public struct CentralConfig: Sendable {
     public var api: APISettings
     /// The edges' user-id key (their `user_id_key_file`), to find a data subject's hashed user id.
     public var userIDKeyFile: String?
+    public var smtp: SMTPSettings?
+    public var schedules: [ReportSchedule] = []
+    /// How often the scheduler looks for reports due.
+    public var schedulerIntervalSeconds = 30
 
     public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
 
@@ -162,9 +166,11 @@ extension CentralConfig {
             if let v = try reader.int("cooldown_seconds", in: 1...86_400) { api.cooldownSeconds = v }
             try reader.rejectUnknownKeys()
         }
+        let (smtp, schedules) = try parseMail(&root, sites: sites)
+        let schedulerInterval = try root.int("scheduler_interval_seconds", in: 1...3600) ?? 30
         try root.rejectUnknownKeys()
         return CentralConfig(
             dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation, api: api,
-            userIDKeyFile: userIDKeyFile)
+            userIDKeyFile: userIDKeyFile, smtp: smtp, schedules: schedules, schedulerIntervalSeconds: schedulerInterval)
     }
 }

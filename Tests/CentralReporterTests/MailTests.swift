@@ -1,0 +1,260 @@
+import CentralReporter
+import Foundation
+import Logging
+import TallyCore
+import Testing
+
+/// scripts/smtp-sink.py: a real aiosmtpd server on a loopback port that keeps every message as a file.
+final class SMTPSink: @unchecked Sendable {
+    let port: Int
+    let directory: String
+    var process: Process?
+
+    init(port: Int, directory: String) {
+        self.port = port
+        self.directory = directory
+    }
+
+    func start() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Paths.packageRoot.appendingPathComponent("scripts/smtp-sink.py").path, String(port), directory]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let (status, _) = try await run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])
+            if status == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    func stop() {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(1)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    var messages: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".eml") }.sorted().map { directory + "/" + $0 }
+    }
+}
+
+func freeLoopbackPort() throws -> Int {
+    let (_, output) = try runBlocking("/usr/bin/env", ["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+    return Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+}
+
+/// Moves when told to.
+final class MovableClock: TallyClock {
+    let fixed: FixedClock
+    init(_ iso: String) { fixed = FixedClock(ISO8601DateFormatter().date(from: iso)!) }
+    func now() -> Date { fixed.now() }
+    func set(_ iso: String) { fixed.value.withLock { $0 = ISO8601DateFormatter().date(from: iso)! } }
+}
+
+@Suite("Scheduled e-mail reports", .serialized)
+struct MailTests {
+    static func config(directory: String, smtpPort: Int, tls: String = "none", format: String = "both") throws -> CentralConfig {
+        try CentralConfig.parse(toml: ReportFixture.configTOML.replacingOccurrences(of: "%DATA%", with: directory + "/data") + """
+
+            [smtp]
+            url = "smtp://127.0.0.1:\(smtpPort)"
+            from = "tally@example.org"
+            tls = "\(tls)"
+
+            [[schedules]]
+            name = "weekly-team"
+            sites = [1]
+            reports = ["summary", "pages", "countries"]
+            period = "weekly"
+            send_time = "08:00"
+            time_zone = "Europe/Berlin"
+            recipients = ["team@example.org", "boss@example.org"]
+            format = "\(format)"
+            """)
+    }
+
+    struct Setup {
+        let directory: String
+        let sink: SMTPSink
+        let clock: MovableClock
+        let components: CentralComponents
+    }
+
+    static func setup(now: String, tls: String = "none") async throws -> Setup {
+        let directory = NSTemporaryDirectory() + "tally-mail-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let port = try freeLoopbackPort()
+        let config = try Self.config(directory: directory, smtpPort: port, tls: tls)
+        let clock = MovableClock(now)
+        let components = try CentralComponents(offlineConfig: config, clock: clock, logger: Logger(label: "mail-test"))
+        for (index, batch) in [ReportFixture.hits].enumerated() {
+            try await ReportFixture.deliver(batch, sequence: Int64(index + 1), to: components)
+        }
+        return Setup(directory: directory, sink: SMTPSink(port: port, directory: directory + "/mail"), clock: clock, components: components)
+    }
+
+    /// Parses a received message with Python's email package: headers, text body and attachments.
+    static func parse(_ path: String) async throws -> [String: Any] {
+        let script = """
+            import email, json, sys
+            from email import policy
+            m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
+            out = {'from': m['From'], 'to': m['To'], 'date': m['Date'], 'message_id': m['Message-ID'], 'subject': str(m['Subject']),
+                   'type': m.get_content_type(), 'body': m.get_body(('plain',)).get_content(), 'attachments': {}}
+            for part in m.iter_attachments():
+                out['attachments'][part.get_filename()] = part.get_payload(decode=True).decode('utf-8')
+            print(json.dumps(out))
+            """
+        let (status, output) = try await run("/usr/bin/env", ["python3", "-c", script, path])
+        guard status == 0, let data = output.data(using: .utf8), let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw SandboxError.pki("cannot parse \(path): \(output)")
+        }
+        return object
+    }
+
+    @Test("The scheduled mail arrives at a real SMTP server: headers, text body, and CSVs equal to the API's")
+    func contents() async throws {
+        let s = try await Self.setup(now: "2026-10-26T09:00:00+01:00")
+        try await s.sink.start()
+        defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        let messages = s.sink.messages
+        #expect(messages.count == 1)
+        let mail = try await Self.parse(try #require(messages.first))
+        #expect(mail["from"] as? String == "Tally <tally@example.org>")
+        #expect(mail["to"] as? String == "team@example.org, boss@example.org")
+        #expect(mail["message_id"] as? String == "<tally.weekly-team.2026-10-19.2026-10-25@tally.invalid>")
+        #expect(mail["subject"] as? String == "Tally weekly report: Example 例え — week 2026-10-19 to 2026-10-25")
+        #expect((mail["date"] as? String)?.hasPrefix("Mon, 26 Oct 2026 08:00:00") == true)
+        #expect(mail["type"] as? String == "multipart/mixed")
+        let body = try #require(mail["body"] as? String)
+        #expect(body.contains("Summary — Example 例え (site 1)") && body.contains("Pages — Example 例え (site 1)"))
+        #expect(body.contains("Period: week 2026-10-19 to 2026-10-25 (Europe/Berlin)"))
+        let attachments = try #require(mail["attachments"] as? [String: String])
+        #expect(attachments.keys.sorted() == ["site1-countries-2026-10-19-2026-10-25.csv", "site1-pages-2026-10-19-2026-10-25.csv", "site1-summary-2026-10-19-2026-10-25.csv"])
+
+        // Each attachment equals what the reporting API serves for the same report.
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "mail check", sites: [1], role: .viewer, expiresAt: nil, now: Date())
+        for report in ["summary", "pages", "countries"] {
+            let csv = try await api.get("/api/v1/reports/\(report)?site=1&period=week&date=2026-10-19&format=csv", token: token)
+            #expect(attachments["site1-\(report)-2026-10-19-2026-10-25.csv"] == csv.body, "\(report)")
+        }
+        try await api.stop()
+        #expect(try s.components.store.auditEvents().contains("report_sent"))
+    }
+
+    @Test("Exactly once: across restarts and a period boundary, and after central was down for weeks")
+    func exactlyOnce() async throws {
+        let s = try await Self.setup(now: "2026-10-26T08:30:00+01:00")
+        try await s.sink.start()
+        defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
+        func restarted() throws -> ReportScheduler {
+            try CentralComponents(offlineConfig: s.components.config, clock: s.clock, logger: Logger(label: "restart")).scheduler
+        }
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        s.clock.set("2026-10-26T08:31:00+01:00")
+        try await restarted().runDue(now: s.clock.now())  // a restart inside the send window
+        #expect(s.sink.messages.count == 1)
+        s.clock.set("2026-11-02T07:59:00+01:00")
+        try await restarted().runDue(now: s.clock.now())  // just before the next week's send time
+        #expect(s.sink.messages.count == 1)
+        s.clock.set("2026-11-02T08:00:00+01:00")
+        try await restarted().runDue(now: s.clock.now())
+        try await restarted().runDue(now: s.clock.now())
+        #expect(s.sink.messages.count == 2)
+        // Down from then until a Wednesday two weeks later: both missed weeks arrive, once each.
+        s.clock.set("2026-11-18T10:00:00+01:00")
+        try await restarted().runDue(now: s.clock.now())
+        try await restarted().runDue(now: s.clock.now())
+        let ids = try await s.sink.messages.asyncMap { try await Self.parse($0)["message_id"] as? String ?? "" }
+        #expect(ids == [
+            "<tally.weekly-team.2026-10-19.2026-10-25@tally.invalid>", "<tally.weekly-team.2026-10-26.2026-11-01@tally.invalid>",
+            "<tally.weekly-team.2026-11-02.2026-11-08@tally.invalid>", "<tally.weekly-team.2026-11-09.2026-11-15@tally.invalid>",
+        ])
+        #expect(try s.components.store.sendLog().allSatisfy { $0.status == "sent" })
+    }
+
+    @Test("SMTP server down: retried with backoff, delivered once when it returns")
+    func smtpDown() async throws {
+        let s = try await Self.setup(now: "2026-10-26T09:00:00+01:00")
+        defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        #expect(try s.components.store.sendLog().first?.attempts == 1)
+        #expect(try s.components.store.sendLog().first?.status == "pending")
+        #expect(try s.components.store.auditEvents().contains("report_failed"))
+        try await s.sink.start()
+        s.clock.set("2026-10-26T09:00:10+01:00")
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        #expect(s.sink.messages.isEmpty, "not before the backoff has passed")
+        s.clock.set("2026-10-26T09:00:31+01:00")
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        #expect(s.sink.messages.count == 1)
+        #expect(try s.components.store.sendLog().first?.status == "sent")
+    }
+
+    @Test("STARTTLS is required: a relay that cannot upgrade gets nothing")
+    func starttlsRequired() async throws {
+        let s = try await Self.setup(now: "2026-10-26T09:00:00+01:00", tls: "starttls")
+        try await s.sink.start()
+        defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
+        try await s.components.scheduler.runDue(now: s.clock.now())
+        #expect(s.sink.messages.isEmpty)
+        #expect(try s.components.store.sendLog().first?.status == "pending")
+    }
+
+    @Test("Send times and periods across a year boundary and a DST change")
+    func calendar() throws {
+        func schedule(_ cadence: ReportSchedule.Cadence) -> ReportSchedule {
+            ReportSchedule(name: "s", sites: [1], reports: ["summary"], cadence: cadence, sendHour: 8, sendMinute: 0,
+                           timeZone: TimeZone(identifier: "Europe/Berlin")!, recipients: ["a@b.c"], format: .both, limit: 100)
+        }
+        let iso = ISO8601DateFormatter()
+        // The ISO week from Monday 31 December 2029 to Sunday 6 January 2030, sent Monday 7 January at 08:00 CET.
+        let week = ScheduleCalendar.latestDue(schedule(.weekly), now: iso.date(from: "2030-01-07T07:00:00Z")!)
+        #expect(week.from == LocalDay("2029-12-31") && week.to == LocalDay("2030-01-06"))
+        #expect(ScheduleCalendar.sendTime(of: week, for: schedule(.weekly)) == iso.date(from: "2030-01-07T07:00:00Z"))
+        #expect(ScheduleCalendar.latestDue(schedule(.weekly), now: iso.date(from: "2030-01-07T06:59:59Z")!).to == LocalDay("2029-12-30"))
+        let december = ScheduleCalendar.latestDue(schedule(.monthly), now: iso.date(from: "2030-01-01T07:00:00Z")!)
+        #expect(december.from == LocalDay("2029-12-01") && december.to == LocalDay("2029-12-31"))
+        // 08:00 in Berlin is 06:00 UTC in summer time and 07:00 UTC after the change on 25 October 2026.
+        let daily = schedule(.daily)
+        let saturday = ReportPeriod(kind: .day, from: LocalDay("2026-10-23")!, to: LocalDay("2026-10-23")!)
+        let sunday = ReportPeriod(kind: .day, from: LocalDay("2026-10-24")!, to: LocalDay("2026-10-24")!)
+        #expect(ScheduleCalendar.sendTime(of: saturday, for: daily) == iso.date(from: "2026-10-24T06:00:00Z"))
+        #expect(ScheduleCalendar.sendTime(of: sunday, for: daily) == iso.date(from: "2026-10-25T07:00:00Z"))
+        #expect(ScheduleCalendar.latestDue(daily, now: iso.date(from: "2026-10-25T06:30:00Z")!) == saturday)
+        #expect(ScheduleCalendar.due(daily, now: iso.date(from: "2026-10-28T07:00:00Z")!, after: LocalDay("2026-10-24")).map { $0.from.description } == ["2026-10-25", "2026-10-26", "2026-10-27"])
+    }
+
+    @Test("Mail configuration: no password in the file, TLS off only for loopback")
+    func settings() {
+        let base = ReportFixture.configTOML.replacingOccurrences(of: "%DATA%", with: "/tmp/x")
+        let cases = [
+            ("[smtp]\nurl = \"smtp://mail.example.org:587\"\nfrom = \"a@b.c\"\npassword = \"hunter2\"", "no password in the configuration"),
+            ("[smtp]\nurl = \"smtp://mail.example.org:25\"\nfrom = \"a@b.c\"\ntls = \"none\"", "allowed only to a relay on 127.0.0.1"),
+            ("[smtp]\nurl = \"http://mail\"\nfrom = \"a@b.c\"", "smtp://host:port or smtps://host:port"),
+            ("[[schedules]]\nname = \"x\"\nsites = [9]\nrecipients = [\"a@b.c\"]", "ids of sites configured"),
+            ("[[schedules]]\nname = \"x\"\nsites = [1]\nrecipients = [\"not-an-address\"]", "e-mail addresses"),
+            ("[[schedules]]\nname = \"x\"\nsites = [1]\nrecipients = [\"a@b.c\"]\nsend_time = \"25:00\"", "HH:MM"),
+        ]
+        for (extra, message) in cases {
+            #expect(throws: (any Error).self) { try CentralConfig.parse(toml: base + "\n" + extra) }
+            do { _ = try CentralConfig.parse(toml: base + "\n" + extra) } catch { #expect("\(error)".contains(message), "\(error)") }
+        }
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}
