@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# The demo delivers the scheduled report to a local SMTP sink (aiosmtpd, from PyPI).
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 swift build --product tally-edge
 swift build --product tally-central
 bin="$(swift build --show-bin-path)"
@@ -16,6 +18,9 @@ rm -rf "$work"
 mkdir -p "$work"
 edge_port="${TALLY_DEMO_EDGE_PORT:-18081}"
 central_port="${TALLY_DEMO_CENTRAL_PORT:-18443}"
+smtp_port="${TALLY_DEMO_SMTP_PORT:-18025}"
+token="demo-tracking-token"
+token_sha256=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 
 echo "== Development PKI, GeoIP database and the edge's signing key"
 scripts/dev-pki.sh "$work/pki" edge-1
@@ -24,12 +29,30 @@ public_key=$("$bin/tally-edge" keygen --out "$work/edge-signing.key")
 echo "Edge public key: $public_key"
 
 sed -e "s|^data_dir = .*|data_dir = \"$work/central\"|" \
-    -e "s|^listen = .*|listen = \"127.0.0.1:$central_port\"|" \
+    -e "s|^listen = \"0.0.0.0:8443\"|listen = \"127.0.0.1:$central_port\"|" \
+    -e "s|^listen = \"127.0.0.1:8080\"|listen = \"127.0.0.1:0\"|" \
     -e "s|/etc/tally-central/central.crt|$work/pki/central.crt|" \
     -e "s|/etc/tally-central/central.key|$work/pki/central.key|" \
     -e "s|/etc/tally-central/edge-ca.crt|$work/pki/edge-ca.crt|" \
     -e "s|^public_key = .*|public_key = \"$public_key\"|" \
     central/central.example.toml > "$work/central.toml"
+cat >> "$work/central.toml" <<TOML
+
+[smtp]
+url = "smtp://127.0.0.1:$smtp_port"
+from = "tally@example.org"
+tls = "none"
+
+[[schedules]]
+name = "daily-demo"
+sites = [1]
+reports = ["summary", "pages", "referrer_types", "countries"]
+period = "daily"
+send_time = "00:00"
+time_zone = "Europe/Berlin"
+recipients = ["stakeholders@example.org"]
+format = "both"
+TOML
 sed -e "s|^data_dir = .*|data_dir = \"$work/edge\"|" \
     -e "s|^listen = .*|listen = \"127.0.0.1:$edge_port\"|" \
     -e "s|^# geoip_database = .*|geoip_database = \"$work/geo.mmdb\"|" \
@@ -42,6 +65,7 @@ sed -e "s|^data_dir = .*|data_dir = \"$work/edge\"|" \
     -e "s|^# client_certificate_file = .*|client_certificate_file = \"$work/pki/edge-edge-1.crt\"|" \
     -e "s|^# client_key_file = .*|client_key_file = \"$work/pki/edge-edge-1.key\"|" \
     -e "s|^# central_ca_file = .*|central_ca_file = \"$work/pki/central-ca.crt\"|" \
+    -e "s|^# tracking_token_sha256 = .*|tracking_token_sha256 = \"$token_sha256\"|" \
     edge/edge.example.toml > "$work/edge.toml"
 
 echo
@@ -49,11 +73,13 @@ echo "== Configuration"
 "$bin/tally-central" check-config -c "$work/central.toml"
 "$bin/tally-edge" check-config -c "$work/edge.toml" | head -n 4
 
+python3 scripts/smtp-sink.py "$smtp_port" "$work/mail" > /dev/null &
+sink_pid=$!
 "$bin/tally-central" run -c "$work/central.toml" 2> "$work/central.log" &
 central_pid=$!
 "$bin/tally-edge" run -c "$work/edge.toml" 2> "$work/edge.log" &
 edge_pid=$!
-trap 'kill "$edge_pid" "$central_pid" 2>/dev/null || true' EXIT
+trap 'kill "$edge_pid" "$central_pid" "$sink_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$edge_port/healthz" > /dev/null 2>&1 && break
   sleep 0.1
@@ -75,6 +101,12 @@ hit 2001:db8:1:2::77 "$chrome" 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fs
 hit 192.0.2.10 "$chrome" 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F' -H 'DNT: 1'
 hit 192.0.2.11 'curl/8.0' 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F'
 hit 192.0.2.12 "$chrome" 'idsite=7&rec=1'
+# Yesterday's visits (Matomo's cdt, which needs the site's token_auth when older than a day), for the
+# daily e-mail report below.
+yesterday=$(date -u -d 'yesterday 11:00' +%s)
+hit 203.0.113.80 "$chrome" "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F&action_name=Home&cdt=$yesterday&token_auth=$token"
+hit 203.0.113.80 "$chrome" "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fdocs&action_name=Docs&cdt=$((yesterday + 60))&token_auth=$token"
+hit 198.51.100.40 "$iphone" "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Futm_campaign%3Dlaunch&cdt=$((yesterday + 300))&token_auth=$token"
 echo
 echo
 echo "== Waiting for the edge to ship"
@@ -94,8 +126,21 @@ echo "One request explained (tally-edge explain):"
 echo
 echo "== Today's report for the demo site (tally-central report)"
 "$bin/tally-central" report -c "$work/central.toml" --site 1 --report summary,pages,referrer_types,countries,browsers --period day --date today
-kill -TERM "$edge_pid" "$central_pid"
-wait "$edge_pid" "$central_pid"
+echo
+echo "== Yesterday's report by e-mail (tally-central send-reports) to the local SMTP sink"
+"$bin/tally-central" send-reports -c "$work/central.toml" --schedule daily-demo
+sleep 0.5
+mail=$(ls -t "$work"/mail/*.eml | head -n 1)
+python3 - "$mail" <<'PY'
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
+print(f"Subject: {m['Subject']}\nTo: {m['To']}\nAttachments: {', '.join(p.get_filename() for p in m.iter_attachments())}\n")
+print(m.get_body(('plain',)).get_content())
+PY
+echo "Read the whole message: $mail"
+kill -TERM "$edge_pid" "$central_pid" "$sink_pid"
+wait "$edge_pid" "$central_pid" "$sink_pid" 2>/dev/null || true
 trap - EXIT
 echo
-echo "Files: $work (central.sqlite, buffer.sqlite, logs)"
+echo "Files: $work (central.sqlite, buffer.sqlite, mail/, logs)"
