@@ -251,6 +251,27 @@ struct MailTests {
     }
 }
 
+@Suite("SMTP credentials")
+struct SMTPCredentialTests {
+    @Test("The password comes from a private file or the environment, never the configuration")
+    func password() throws {
+        let directory = NSTemporaryDirectory() + "tally-smtp-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/password"
+        FileManager.default.createFile(atPath: file, contents: Data("s3cret\n".utf8), attributes: [.posixPermissions: 0o600])
+        var settings = SMTPSettings(url: "smtp://127.0.0.1:25", from: "a@b.c", security: .none, username: "tally", passwordFile: file, passwordEnvironment: nil, caFile: nil)
+        #expect(try settings.password() == "s3cret")
+        chmod(file, 0o644)
+        #expect(throws: MailError.self) { try settings.password() }
+        settings.passwordFile = nil
+        settings.passwordEnvironment = "PATH"
+        #expect(try settings.password() == ProcessInfo.processInfo.environment["PATH"])
+        settings.passwordEnvironment = "TALLY_SURELY_UNSET_VARIABLE"
+        #expect(throws: MailError.self) { try settings.password() }
+    }
+}
+
 extension Sequence {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var out: [T] = []

@@ -214,6 +214,8 @@ struct ShippingTests {
         #expect(stored.count == round.sent.count && Set(stored) == round.sent)
         let after = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         #expect(after.output.contains("Shipped:         \(round.sent.count) hits"))
+        let audit = try EdgeProcess.command(["audit", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
+        #expect(audit.output.contains("config_loaded  path=\(sandbox.centralConfig) sha256="), "\(audit.output)")
         edge.signal(SIGTERM)
         central.signal(SIGTERM)
         #expect(edge.waitForExit() == 0)

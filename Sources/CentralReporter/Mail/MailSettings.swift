@@ -21,6 +21,16 @@ public struct SMTPSettings: Sendable, Equatable {
     public var passwordEnvironment: String?
     public var caFile: String?
 
+    public init(url: String, from: String, security: Security, username: String?, passwordFile: String?, passwordEnvironment: String?, caFile: String?) {
+        self.url = url
+        self.from = from
+        self.security = security
+        self.username = username
+        self.passwordFile = passwordFile
+        self.passwordEnvironment = passwordEnvironment
+        self.caFile = caFile
+    }
+
     public func password() throws -> String? {
         if let passwordFile {
             if let problem = SecretFile.problem(passwordFile) { throw MailError.settings("The SMTP password file \(passwordFile) \(problem).") }
