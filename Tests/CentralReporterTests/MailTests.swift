@@ -10,15 +10,18 @@ final class SMTPSink: @unchecked Sendable {
     let directory: String
     var process: Process?
 
-    init(port: Int, directory: String) {
+    let options: [String]
+
+    init(port: Int, directory: String, options: [String] = []) {
         self.port = port
         self.directory = directory
+        self.options = options
     }
 
     func start() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Paths.packageRoot.appendingPathComponent("scripts/smtp-sink.py").path, String(port), directory]
+        process.arguments = ["python3", Paths.packageRoot.appendingPathComponent("scripts/smtp-sink.py").path, String(port), directory] + options
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
@@ -248,6 +251,46 @@ struct MailTests {
             #expect(throws: (any Error).self) { try CentralConfig.parse(toml: base + "\n" + extra) }
             do { _ = try CentralConfig.parse(toml: base + "\n" + extra) } catch { #expect("\(error)".contains(message), "\(error)") }
         }
+    }
+}
+
+@Suite("SMTP over TLS with authentication", .serialized)
+struct SMTPTLSTests {
+    /// Sends one composed report through `SMTPMailer` to a sink speaking STARTTLS or SMTPS with AUTH,
+    /// its certificate from scripts/dev-pki.sh, the password from a private file.
+    func deliver(mode: String, scheme: String, security: SMTPSettings.Security, password: String) async throws -> Int {
+        let sandbox = try CentralSandbox()
+        let port = try freeLoopbackPort()
+        let sink = SMTPSink(port: port, directory: sandbox.path + "/mail",
+                            options: ["--\(mode)", sandbox.pki + "/central.crt", sandbox.pki + "/central.key", "--auth", "tally:correct horse"])
+        try await sink.start()
+        defer { sink.stop() }
+        let passwordFile = sandbox.path + "/smtp-password"
+        FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        let settings = SMTPSettings(url: "\(scheme)://localhost:\(port)", from: "tally@example.org", security: security, username: "tally",
+                                    passwordFile: passwordFile, passwordEnvironment: nil, caFile: sandbox.pki + "/central-ca.crt")
+        let message = Data("From: Tally <tally@example.org>\r\nTo: a@example.org\r\nSubject: t\r\n\r\nbody\r\n".utf8)
+        do {
+            try await SMTPMailer(settings: settings).send(message, from: "tally@example.org", to: ["a@example.org"])
+        } catch {
+            return -sink.messages.count - 1
+        }
+        return sink.messages.count
+    }
+
+    @Test("STARTTLS with login, the relay verified against the pinned CA: delivered")
+    func starttls() async throws {
+        #expect(try await deliver(mode: "starttls", scheme: "smtp", security: .starttls, password: "correct horse") == 1)
+    }
+
+    @Test("smtps:// (TLS from the first byte) with login: delivered")
+    func smtps() async throws {
+        #expect(try await deliver(mode: "smtps", scheme: "smtps", security: .tls, password: "correct horse") == 1)
+    }
+
+    @Test("A wrong password: refused, nothing delivered")
+    func wrongPassword() async throws {
+        #expect(try await deliver(mode: "starttls", scheme: "smtp", security: .starttls, password: "wrong") == -1)
     }
 }
 
