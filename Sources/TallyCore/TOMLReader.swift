@@ -55,31 +55,25 @@ public struct TOMLReader {
     }
 
     public mutating func stringArray(_ key: String) throws -> [String]? {
-        consumed.insert(key)
-        guard let value = table[key] else { return nil }
-        guard let array = value.array else {
-            throw ConfigError.invalid(key: path(key), value: render(value), expected: "an array of strings")
-        }
-        return try array.map { element in
-            guard let string = element.string else {
-                throw ConfigError.invalid(
-                    key: path(key), value: render(element), expected: "an array of strings")
-            }
-            return string
-        }
+        try array(key, expected: "an array of strings") { $0.string }
     }
 
     public mutating func intArray(_ key: String) throws -> [Int]? {
+        try array(key, expected: "an array of whole numbers") { $0.int }
+    }
+
+    /// An array whose every element `extract` accepts; the first element it refuses is the error.
+    private mutating func array<T>(_ key: String, expected: String, _ extract: (any TOMLValueConvertible) -> T?) throws -> [T]? {
         consumed.insert(key)
         guard let value = table[key] else { return nil }
         guard let array = value.array else {
-            throw ConfigError.invalid(key: path(key), value: render(value), expected: "an array of whole numbers")
+            throw ConfigError.invalid(key: path(key), value: render(value), expected: expected)
         }
         return try array.map { element in
-            guard let int = element.int else {
-                throw ConfigError.invalid(key: path(key), value: render(element), expected: "an array of whole numbers")
+            guard let item = extract(element) else {
+                throw ConfigError.invalid(key: path(key), value: render(element), expected: expected)
             }
-            return int
+            return item
         }
     }
 
