@@ -44,7 +44,7 @@ struct Token: AsyncParsableCommand {
                 }
                 guard expiry! > now else { usageError("--expires \(expires) is in the past.") }
             }
-            let store = try openStore(config)
+            let store = openStore(config)
             let (token, record) = try await store.createToken(name: name, sites: scope, role: role, expiresAt: expiry, now: now)
             print("Token \(record.id) (\(record.name), \(record.role.rawValue), sites \(scope.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all")) — shown once, store it now:")
             print(token)
@@ -94,11 +94,14 @@ struct Audit: AsyncParsableCommand {
     }
 }
 
-/// Central's store, for commands that do not serve anything.
-func openStore(_ config: CentralConfig) throws -> CentralStore {
+/// Central's store and engines without its listeners, for commands that do not serve anything; a
+/// store that cannot be opened ends the command with its one-line error.
+func openComponents(_ config: CentralConfig) -> CentralComponents {
     do {
-        return try CentralComponents(offlineConfig: config, logger: Logger(label: "tally-central")).store
+        return try CentralComponents(offlineConfig: config, logger: Logger(label: "tally-central"))
     } catch {
         fail(error)
     }
 }
+
+func openStore(_ config: CentralConfig) -> CentralStore { openComponents(config).store }
