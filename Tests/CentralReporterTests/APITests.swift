@@ -13,10 +13,16 @@ struct RunningAPI {
     let task: Task<Void, any Error>
     let directory: String
 
-    static func start(now: String = "2026-11-02T12:00:00Z") async throws -> RunningAPI {
+    static func start(now: String = "2026-11-02T12:00:00Z", tls: (certificate: String, key: String)? = nil) async throws -> RunningAPI {
         let directory = NSTemporaryDirectory() + "tally-api-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let components = try await ReportFixture.load(in: directory, now: now)
+        var components = try await ReportFixture.load(in: directory, now: now)
+        if let tls {
+            var config = components.config
+            config.api.certificateFile = tls.certificate
+            config.api.keyFile = tls.key
+            components = try CentralComponents(offlineConfig: config, clock: FixedClock(ISO8601DateFormatter().date(from: now)!), logger: .init(label: "api-test"))
+        }
         let clock = FixedClock(ISO8601DateFormatter().date(from: now)!)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "api-test")
@@ -36,10 +42,14 @@ struct RunningAPI {
     }
 
     /// GET with curl; returns status, content type and body.
-    func get(_ path: String, token: String?) async throws -> (status: Int, type: String, body: String) {
+    func get(_ path: String, token: String?, tlsCA: String? = nil) async throws -> (status: Int, type: String, body: String) {
         var arguments = ["-s", "-o", directory + "/body", "-w", "%{http_code} %{content_type}"]
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-        arguments.append("http://127.0.0.1:\(port)\(path)")
+        if let tlsCA {
+            arguments += ["--cacert", tlsCA, "https://localhost:\(port)\(path)"]
+        } else {
+            arguments.append("http://127.0.0.1:\(port)\(path)")
+        }
         let (_, output) = try await run("/usr/bin/curl", arguments)
         let parts = output.split(separator: " ", maxSplits: 1)
         let body = (try? String(contentsOfFile: directory + "/body", encoding: .utf8)) ?? ""
@@ -116,6 +126,20 @@ struct APITests {
         #expect(statuses.prefix(10).allSatisfy { $0 == 401 })
         #expect(statuses.dropFirst(10).allSatisfy { $0 == 429 })
         #expect(try await api.get("/api/v1/sites", token: valid).status == 429)
+        try await api.stop()
+    }
+
+    @Test("With a certificate configured the API speaks TLS, and plain HTTP gets no report")
+    func tls() async throws {
+        let pki = try CentralSandbox()
+        let api = try await RunningAPI.start(tls: (pki.pki + "/central.crt", pki.pki + "/central.key"))
+        let (token, _) = try await api.components.store.createToken(name: "tls", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let secure = try await api.get("/api/v1/reports/summary?site=1&period=range&date=2026-10-24,2026-10-26", token: token, tlsCA: pki.pki + "/central-ca.crt")
+        #expect(secure.status == 200 && secure.body.contains(#""visits":8"#), "\(secure)")
+        let plain = try await api.get("/api/v1/sites", token: token)
+        #expect(plain.status != 200)
+        let untrusted = try await api.get("/api/v1/sites", token: token, tlsCA: pki.pki + "/edge-ca.crt")
+        #expect(untrusted.status == 0, "a client that does not trust the certificate's CA gets no answer")
         try await api.stop()
     }
 
