@@ -7,11 +7,23 @@ import Testing
 import FoundationNetworking
 #endif
 
-/// Tells load workers to stop.
+/// Tells load workers to stop, and counts the hits they had acknowledged so far.
 final class StopFlag: Sendable {
     private let value = Mutex(false)
+    private let answered = Mutex(0)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
+    func countAcknowledged() { answered.withLock { $0 += 1 } }
+    var acknowledgedSoFar: Int { answered.withLock { $0 } }
+
+    /// Waits until the load has been acknowledged `count` times (or `timeout` passes), so a signal lands mid-load
+    /// however slowly the machine started the clients.
+    func waitForAcknowledged(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while acknowledgedSoFar < count && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }
 
 @Suite("A real tally-edge process", .serialized)
@@ -42,7 +54,10 @@ struct EdgeCrashTests {
                         let status = await edge.get(
                             "/matomo.php?\(query)",
                             headers: ["User-Agent": userAgent, "X-Forwarded-For": "203.0.113.\(worker % 250)"], session: session)
-                        if status == 200 { acknowledged.append(url) }
+                        if status == 200 {
+                            acknowledged.append(url)
+                            stop.countAcknowledged()
+                        }
                         if status == nil { break }
                         n += 1
                     }
@@ -64,7 +79,7 @@ struct EdgeCrashTests {
             let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge-\(round).log")
             let stop = StopFlag()
             async let answered = Self.load(edge: edge, workers: 16, label: "r\(round)", stop: stop)
-            try await Task.sleep(for: .milliseconds(1500))
+            try await stop.waitForAcknowledged(1000)
             edge.signal(SIGKILL)
             #expect(edge.waitForExit() != nil)
             stop.set()
@@ -93,7 +108,7 @@ struct EdgeCrashTests {
         let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         let stop = StopFlag()
         async let answered = Self.load(edge: edge, workers: 8, label: "term", stop: stop)
-        try await Task.sleep(for: .milliseconds(800))
+        try await stop.waitForAcknowledged(300)
         edge.signal(SIGTERM)
         let status = edge.waitForExit()
         stop.set()
