@@ -104,8 +104,8 @@ struct Aggregate: AsyncParsableCommand {
         }
         let before = try components.store.dirtyDays(limit: .max).filter { site == nil || $0.site == site }
         let gap = Double(config.aggregation.visitGapMinutes * 60)
-        for day in before { try await components.store.recompute(day, gap: gap) }
-        print("Aggregated \(before.count) site-day(s).")
+        let written = try await components.store.recompute(before, gap: gap)
+        print("Aggregated \(written) site-day(s).")
     }
 }
 

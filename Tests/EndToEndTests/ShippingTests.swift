@@ -74,7 +74,7 @@ struct ShippingSandbox {
         guard FileManager.default.fileExists(atPath: centralStore) else { return [] }
         let queue = try DatabaseQueue(path: centralStore)
         return try queue.read { db in
-            try Data.fetchAll(db, sql: "SELECT payload FROM hits").compactMap { try Hit.decodeJSON($0).url }
+            try String.fetchAll(db, sql: "SELECT url FROM hits")
         }
     }
 

@@ -15,6 +15,42 @@ struct HitTests {
         #expect(try Hit.decodeJSON(Data(json.utf8)) == hit)
     }
 
+    @Test("The hand-written encoder writes exactly what JSONEncoder writes, escapes and numbers included")
+    func encoderMatchesFoundation() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var controls = ""
+        for value in 0..<0x20 { controls.unicodeScalars.append(Unicode.Scalar(UInt8(value))) }
+        let texts = ["", "plain", controls, #"quote " backslash \ slash /"#, "\u{7f}\u{2028} 日本語 🎉 é", "https://example.com/a?b=c&d=e#f"]
+        let numbers = [0, 0.1, 2.5, 3, 19.99, -0.0, 1e20, 1e-7, 1e15, 1e16, 123_456_789.125, -42]
+        var full = Hit(siteID: 9, kind: HitKind(rawValue: "future"), timestamp: -5)
+        full.aggregateOnly = true; full.isBot = true; full.newVisit = true
+        full.visitorID = "0123456789abcdef"; full.userID = "u"; full.pageviewID = "Ab12Cd"
+        full.referrerType = .social; full.referrerName = "n"; full.referrerURL = "https://r.example/"
+        full.campaignName = "c"; full.campaignSource = "s"; full.campaignMedium = "m"; full.campaignKeyword = "k"; full.campaignContent = "x"
+        full.country = "JP"; full.region = "13"; full.city = "東京"; full.maskedIP = "203.0.0.0"
+        full.browser = "Firefox"; full.browserVersion = "133"; full.os = "Linux"; full.osVersion = "6"; full.device = .tablet
+        full.resolution = "1x1"; full.language = "ja"; full.localTime = "00:00:00"
+        full.eventCategory = "a"; full.eventAction = "b"; full.eventName = "c"; full.searchKeyword = "q"; full.searchCategory = "all"
+        full.searchCount = 0; full.linkURL = "https://l.example/"; full.goalID = 3
+        var samples = [Hit(siteID: 1, kind: .pageview, timestamp: 0), full]
+        for (index, text) in texts.enumerated() {
+            var hit = full
+            hit.url = text; hit.title = text; hit.eventName = text; hit.city = text
+            hit.eventValue = numbers[index % numbers.count]
+            hit.revenue = numbers[(index + 6) % numbers.count]
+            samples.append(hit)
+        }
+        for hit in samples {
+            let expected = try encoder.encode(hit)
+            #expect(try hit.encodedJSON() == expected, "\(String(decoding: expected, as: UTF8.self))")
+            #expect(try Hit.decodeJSON(hit.encodedJSON()) == hit)
+        }
+        var broken = full
+        broken.eventValue = .nan
+        #expect(throws: (any Error).self) { try broken.encodedJSON() }
+    }
+
     @Test("Kinds, referrer types and devices from a newer writer decode instead of failing")
     func openEnums() throws {
         let hit = try Hit.decodeJSON(Data(#"{"site_id":1,"kind":"heatmap_click","ts":1,"ref_type":"ai_assistant","device":"car"}"#.utf8))

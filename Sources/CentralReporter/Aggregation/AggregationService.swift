@@ -40,10 +40,7 @@ public struct AggregationService: Service {
 
     public func aggregateDirtyDays() async throws {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
-        for day in try store.dirtyDays() {
-            try Task.checkCancellation()
-            try await store.recompute(day, gap: gap)
-        }
+        try await store.recompute(try store.dirtyDays(), gap: gap)
     }
 
     /// Purges every site's raw hits older than the retention; returns (site, hits deleted) per site.

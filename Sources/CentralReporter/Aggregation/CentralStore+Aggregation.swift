@@ -13,23 +13,36 @@ extension CentralStore {
     }
 
     /// Recomputes one site-day from its raw hits. Days whose raw hits were purged keep their aggregates.
-    public func recompute(_ target: DirtyDay, gap: TimeInterval) async throws {
+    ///
+    /// The hits are read and aggregated in a read snapshot, so ingest and other days' aggregation go on
+    /// meanwhile; the result is written only if the day's dirty generation is still the one the snapshot saw.
+    /// Otherwise a batch (or another aggregator) touched the day since, the day stays dirty and is redone.
+    /// Returns whether the result was written.
+    @discardableResult
+    public func recompute(_ target: DirtyDay, gap: TimeInterval) async throws -> Bool {
         let zone = zones(target.site)
         let (start, end) = target.day.bounds(in: zone)
-        try await writer.write { db in
-            defer { try? db.execute(sql: "DELETE FROM dirty_days WHERE site_id = ? AND day = ?", arguments: [target.site, target.day.description]) }
+        let (site, dayText) = (target.site, target.day.description)
+        let (generation, day) = try await writer.read { db -> (Int?, DayAggregate?) in
+            let generation = try Int.fetchOne(db, sql: "SELECT generation FROM dirty_days WHERE site_id = ? AND day = ?", arguments: [site, dayText])
             if let purged = try String.fetchOne(db, sql: "SELECT purged_before FROM purge_state WHERE site_id = ?", arguments: [target.site]),
                let before = LocalDay(purged), target.day < before {
-                return
+                return (generation, nil)
             }
-            let payloads = try Data.fetchAll(
-                db, sql: "SELECT payload FROM hits WHERE site_id = ? AND ts >= ? AND ts < ?",
-                arguments: [target.site, start.millisecondsSince1970, end.millisecondsSince1970])
-            let hits = try payloads.map { try Hit.decodeJSON($0) }
-            let day = DayAggregator.aggregate(hits, zone: zone, gap: gap)
-            try db.execute(sql: "DELETE FROM daily_rows WHERE site_id = ? AND day = ?", arguments: [target.site, target.day.description])
-            try db.execute(sql: "DELETE FROM daily_visitors WHERE site_id = ? AND day = ?", arguments: [target.site, target.day.description])
-            guard !hits.isEmpty else { return }
+            let hits = try Array(Row.fetchCursor(
+                db, sql: "SELECT \(Hit.columns.joined(separator: ", ")) FROM hits WHERE site_id = ? AND ts >= ? AND ts < ?",
+                arguments: [target.site, start.millisecondsSince1970, end.millisecondsSince1970]
+            ).map(Hit.init(row:)))
+            return (generation, DayAggregator.aggregate(hits, zone: zone, gap: gap))
+        }
+        return try await writer.write { db in
+            let current = try Int.fetchOne(db, sql: "SELECT generation FROM dirty_days WHERE site_id = ? AND day = ?", arguments: [site, dayText])
+            guard current == generation else { return false }
+            try db.execute(sql: "DELETE FROM dirty_days WHERE site_id = ? AND day = ?", arguments: [site, dayText])
+            guard let day else { return true }
+            try db.execute(sql: "DELETE FROM daily_rows WHERE site_id = ? AND day = ?", arguments: [site, dayText])
+            try db.execute(sql: "DELETE FROM daily_visitors WHERE site_id = ? AND day = ?", arguments: [site, dayText])
+            guard day.hitCount > 0 else { return true }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO daily_rows (site_id, day, report, label, visits, actions, bounces, visit_seconds, pageviews,
                     unique_pageviews, hits, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -45,7 +58,29 @@ extension CentralStore {
             try db.execute(
                 sql: "INSERT INTO daily_visitors (site_id, day, unique_visitors, bot_hits, sketch) VALUES (?, ?, ?, ?, ?)",
                 arguments: [target.site, target.day.description, day.uniqueVisitors, day.botHits, day.sketch.bytes])
+            return true
         }
+    }
+
+    /// Recomputes `days` with up to `parallelism` days read and aggregated at once (each on its own read
+    /// snapshot; the writes take turns). Returns how many were written; a day a batch dirtied again
+    /// meanwhile stays dirty for the next round.
+    public func recompute(_ days: [DirtyDay], gap: TimeInterval, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) async throws -> Int {
+        var pending = days[...]
+        var written = 0
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            func startNext() {
+                guard let day = pending.popFirst() else { return }
+                group.addTask { try await recompute(day, gap: gap) }
+            }
+            for _ in 0..<max(1, parallelism) { startNext() }
+            while let done = try await group.next() {
+                try Task.checkCancellation()
+                if done { written += 1 }
+                startNext()
+            }
+        }
+        return written
     }
 
     /// Marks every day of a range dirty (`tally-central aggregate`).
@@ -53,7 +88,7 @@ extension CentralStore {
         try await writer.write { db in
             var day = from
             while day <= to {
-                try db.execute(sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)", arguments: [site, day.description])
+                try db.execute(sql: Self.markDirtySQL, arguments: [site, day.description])
                 day = day.adding(days: 1)
             }
         }
@@ -69,9 +104,7 @@ extension CentralStore {
     /// Deletes raw hits of days before `before` (site time) after making sure those days are aggregated;
     /// returns how many hits were deleted. Reports of purged days come from the aggregates and sketches.
     public func purge(site: Int, before: LocalDay, gap: TimeInterval) async throws -> Int {
-        for dirty in try dirtyDays(limit: .max) where dirty.site == site && dirty.day < before {
-            try await recompute(dirty, gap: gap)
-        }
+        try await recompute(try dirtyDays(limit: .max).filter { $0.site == site && $0.day < before }, gap: gap)
         let cutoff = before.bounds(in: zones(site)).start.millisecondsSince1970
         return try await writer.write { db in
             try db.execute(sql: "DELETE FROM hits WHERE site_id = ? AND ts < ?", arguments: [site, cutoff])

@@ -5,6 +5,7 @@ import TallyCore
 public struct DayAggregate: Sendable, Equatable {
     /// report id → label → metrics
     public var rows: [String: [String: Metrics]] = [:]
+    public var hitCount = 0
     public var uniqueVisitors = 0
     public var botHits = 0
     public var sketch = HyperLogLog()
@@ -27,6 +28,7 @@ public enum DayAggregator {
 
     public static func aggregate(_ hits: [Hit], zone: TimeZone, gap: TimeInterval) -> DayAggregate {
         var day = DayAggregate()
+        day.hitCount = hits.count
         var byVisitor: [String: [Hit]] = [:]
         for hit in hits {
             if hit.isBot {

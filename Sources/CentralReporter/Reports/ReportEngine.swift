@@ -85,9 +85,8 @@ public struct ReportEngine: Sendable {
 
     public func report(_ definition: ReportDefinition, site: ReportSite, period: ReportPeriod, limit: Int) async throws -> ReportTable {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
-        for dirty in try store.dirtyDays(limit: .max) where dirty.site == site.id && dirty.day >= period.from && dirty.day <= period.to {
-            try await store.recompute(dirty, gap: gap)
-        }
+        try await store.recompute(
+            try store.dirtyDays(limit: .max).filter { $0.site == site.id && $0.day >= period.from && $0.day <= period.to }, gap: gap)
         var table = ReportTable(
             report: definition.id, title: definition.title, site: site, period: period, generatedAt: clock.now(),
             dimension: definition.dimension,
@@ -182,7 +181,7 @@ extension CentralStore {
             return try Int.fetchOne(db, sql: """
                 SELECT COUNT(DISTINCT visitor_id) FROM hits
                 WHERE site_id = ? AND ts >= ? AND ts < ? AND is_bot = 0 AND visitor_id IS NOT NULL
-                  AND json_extract(payload, '$.aggregate_only') = 0
+                  AND aggregate_only = 0
                 """, arguments: [site, start, end]) ?? 0
         }
     }

@@ -11,14 +11,14 @@ extension CentralStore {
         let zone = zones(site)
         let (deleted, days) = try await writer.write { db -> (Int, Set<LocalDay>) in
             let timestamps = try Int64.fetchAll(db, sql: """
-                SELECT ts FROM hits WHERE site_id = ? AND json_extract(payload, '$.user_id') IN (?, ?)
+                SELECT ts FROM hits WHERE site_id = ? AND user_id IN (?, ?)
                 """, arguments: [site, hashed, userID])
             try db.execute(
-                sql: "DELETE FROM hits WHERE site_id = ? AND json_extract(payload, '$.user_id') IN (?, ?)",
+                sql: "DELETE FROM hits WHERE site_id = ? AND user_id IN (?, ?)",
                 arguments: [site, hashed, userID])
             let days = Set(timestamps.map { LocalDay(containing: Date(millisecondsSince1970: $0), in: zone) })
             for day in days {
-                try db.execute(sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)", arguments: [site, day.description])
+                try db.execute(sql: Self.markDirtySQL, arguments: [site, day.description])
             }
             try Self.audit(db, "data_deleted", "site=\(site) user_id_hash=\(hashed) hits=\(timestamps.count) days=\(days.count)", now)
             return (timestamps.count, days)

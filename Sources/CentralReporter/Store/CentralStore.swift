@@ -156,12 +156,46 @@ public struct CentralStore: BatchStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4: hits as typed columns") { db in
+            // The payload document becomes one column per field (Hit+Columns.swift); json_extract gives
+            // booleans as 1/0 and leaves absent fields NULL, as the columns expect.
+            let fields = Hit.columns.filter { !["site_id", "ts", "kind", "is_bot"].contains($0) }
+            try db.execute(sql: """
+                CREATE TABLE hits_v4 (
+                    id INTEGER PRIMARY KEY,
+                    edge_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    policy_digest TEXT NOT NULL,
+                    \(Hit.columnDeclarations.joined(separator: ",\n"))
+                );
+                INSERT INTO hits_v4 (id, edge_id, sequence, policy_digest, site_id, ts, kind, is_bot, \(fields.joined(separator: ", ")))
+                SELECT id, edge_id, sequence, policy_digest, site_id, ts, kind, is_bot,
+                    \(fields.map { name in
+                        ["aggregate_only", "new_visit"].contains(name)
+                            ? "COALESCE(json_extract(payload, '$.\(name)'), 0)" : "json_extract(payload, '$.\(name)')"
+                    }.joined(separator: ", "))
+                FROM hits;
+                DROP TABLE hits;
+                ALTER TABLE hits_v4 RENAME TO hits;
+                CREATE INDEX hits_by_site_time ON hits (site_id, ts);
+                """)
+        }
+        migrator.registerMigration("v5: dirty-day generations") { db in
+            // Each new mark of a dirty day bumps its generation, so a recomputation from a snapshot clears
+            // the mark only if no batch touched the day since (CentralStore+Aggregation.swift).
+            try db.execute(sql: "ALTER TABLE dirty_days ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
+    /// Marks (site, day) for re-aggregation, bumping its generation if it already was.
+    static let markDirtySQL = """
+        INSERT INTO dirty_days (site_id, day) VALUES (?, ?)
+        ON CONFLICT (site_id, day) DO UPDATE SET generation = generation + 1
+        """
+
     public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
-        let payloads = try hits.map { try $0.encodedJSON() }
-        return try await writer.write { db in
+        try await writer.write { db in
             if let existing = try String.fetchOne(
                 db, sql: "SELECT content_sha256 FROM batches WHERE edge_id = ? AND sequence = ?",
                 arguments: [header.edgeID, header.sequence]) {
@@ -174,23 +208,22 @@ public struct CentralStore: BatchStore {
                     """,
                 arguments: [header.edgeID, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
                             hits.count, header.policyDigest, contentSHA256])
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO hits (edge_id, sequence, site_id, ts, kind, visitor_id, policy_digest, payload, is_bot)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let insert = try db.cachedStatement(sql: Self.insertHit)
             var dirty: Set<DirtyDay> = []
-            for (hit, payload) in zip(hits, payloads) {
-                try insert.execute(arguments: [
-                    header.edgeID, header.sequence, hit.siteID, hit.timestamp, hit.kind.rawValue, hit.visitorID,
-                    header.policyDigest, payload, hit.isBot,
-                ])
+            for hit in hits {
+                try insert.execute(arguments: StatementArguments([header.edgeID, header.sequence, header.policyDigest] + hit.columnValues))
                 dirty.insert(DirtyDay(site: hit.siteID, day: LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zones(hit.siteID))))
             }
-            let mark = try db.cachedStatement(sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)")
+            let mark = try db.cachedStatement(sql: Self.markDirtySQL)
             for day in dirty { try mark.execute(arguments: [day.site, day.day.description]) }
             return .stored(hits: hits.count)
         }
     }
+
+    static let insertHit = """
+        INSERT INTO hits (edge_id, sequence, policy_digest, \(Hit.columns.joined(separator: ", ")))
+        VALUES (?, ?, ?\(String(repeating: ", ?", count: Hit.columns.count)))
+        """
 
     public func audit(_ event: String, detail: String, at date: Date) async throws {
         try await writer.write { db in

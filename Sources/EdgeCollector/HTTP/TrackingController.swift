@@ -149,7 +149,7 @@ struct TrackingController: Sendable {
         let headers = request.headers
         var signals: [String: String] = [:]
         for name in Self.signalHeaders {
-            if let value = headers[name] { signals[name.canonicalName] = value.trimmingCharacters(in: .whitespaces) }
+            if let value = headers[name] { signals[name.canonicalName] = String(value.trimmingBlanks()) }
         }
         let client = resolver.resolve(peer: peer, forwardedFor: headers[.xForwardedFor], forwarded: headers[.forwarded])
         return IncomingRequest(

@@ -35,8 +35,8 @@ public struct IncomingRequest: Sendable {
         var cookies: [String: String] = [:]
         for part in header.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
-            guard let name = pair.first?.trimmingCharacters(in: .whitespaces), !name.isEmpty else { continue }
-            cookies[name] = pair.count > 1 ? pair[1].trimmingCharacters(in: .whitespaces) : ""
+            guard let name = pair.first.map({ String($0.trimmingBlanks()) }), !name.isEmpty else { continue }
+            cookies[name] = pair.count > 1 ? String(pair[1].trimmingBlanks()) : ""
         }
         return cookies
     }

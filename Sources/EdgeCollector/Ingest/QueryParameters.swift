@@ -69,7 +69,8 @@ public struct QueryParameters: Sendable, Equatable {
         guard let string = String(validating: out, as: UTF8.self) else {
             throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
         }
-        if string.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" }) {
+        // In valid UTF-8 a control character below 0x20 is always a byte of its own.
+        if out.contains(where: { $0 < 0x20 && $0 != UInt8(ascii: "\t") }) {
             throw RequestRejection("Parameter \(name ?? "name") contains control characters; remove them.")
         }
         return string

@@ -104,7 +104,7 @@ extension TrackingFields {
             guard let hh = Int(h), let mm = Int(m), let ss = Int(s), (0...23).contains(hh), (0...59).contains(mm), (0...59).contains(ss) else {
                 throw RequestRejection("h=\(h), m=\(m), s=\(s) is not a time of day; use 0-23, 0-59, 0-59.")
             }
-            f.localTime = String(format: "%02d:%02d:%02d", hh, mm, ss)
+            f.localTime = "\(twoDigits(hh)):\(twoDigits(mm)):\(twoDigits(ss))"
         }
         if let pv = p["pv_id"], !pv.isEmpty {
             guard pv.count <= 32, pv.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {

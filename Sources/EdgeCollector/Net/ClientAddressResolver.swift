@@ -16,7 +16,7 @@ public struct ClientAddressResolver: Sendable {
         if let forwarded, !forwarded.isEmpty {
             chain = Self.parseForwarded(forwarded)
         } else if let forwardedFor, !forwardedFor.isEmpty {
-            chain = forwardedFor.split(separator: ",").compactMap { IPAddress($0.trimmingCharacters(in: .whitespaces)) }
+            chain = forwardedFor.split(separator: ",").compactMap { IPAddress($0.trimmingBlanks()) }
         } else {
             return peer
         }

@@ -229,11 +229,26 @@ extension PrivacyPipeline {
 
     /// The first language of `lang` or `Accept-Language` (RFC 9110 §12.5.4), lower case, without weights.
     static func primaryLanguage(_ header: String?) -> String? {
-        guard let first = header?.split(separator: ",").first else { return nil }
-        let tag = first.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-        guard !tag.isEmpty, tag.count <= 35, tag != "*",
-              tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        else { return nil }
-        return tag.replacingOccurrences(of: "_", with: "-")
+        // The first tag, up to a comma or a semicolon, trimmed; letters, digits, '-' and '_' only. Bytewise:
+        // this runs for every hit.
+        guard let header else { return nil }
+        var tag: [UInt8] = []
+        for byte in header.utf8 {
+            if byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") { break }
+            tag.append(byte)
+        }
+        while let last = tag.last, last == 0x20 || last == 0x09 { tag.removeLast() }
+        let start = tag.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? tag.endIndex
+        tag.removeSubrange(..<start)
+        guard !tag.isEmpty, tag.count <= 35 else { return nil }
+        for (index, byte) in tag.enumerated() {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): tag[index] = byte + 32
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"): break
+            case UInt8(ascii: "_"): tag[index] = UInt8(ascii: "-")
+            default: return nil
+            }
+        }
+        return String(decoding: tag, as: UTF8.self)
     }
 }

@@ -129,7 +129,7 @@ public enum BotDetector {
 
     static func isBot(lowercasedUserAgent ua: String) -> Bool {
         // No user agent at all: no browser sends that.
-        if ua.trimmingCharacters(in: .whitespaces).isEmpty { return true }
+        if ua.trimmingBlanks().isEmpty { return true }
         return userAgentTokens.contains { ua.contains($0) }
     }
 

@@ -1,0 +1,78 @@
+@testable import CentralReporter
+import Foundation
+import GRDB
+import TallyCore
+import Testing
+
+@Suite("Hits stored as typed columns")
+struct HitStorageTests {
+    /// A record with every field set, Unicode and all.
+    static var fullHit: Hit {
+        var hit = Hit(siteID: 3, kind: .event, timestamp: 1_790_000_000_123)
+        hit.aggregateOnly = false
+        hit.isBot = true
+        hit.visitorID = "0123456789abcdef"
+        hit.userID = "u-hash"
+        hit.newVisit = true
+        hit.pageviewID = "Ab12Cd"
+        hit.url = "https://example.com/日本語?q=1"
+        hit.title = "Titel 🎉"
+        hit.referrerType = .campaign
+        hit.referrerName = "newsletter"
+        hit.referrerURL = "https://mail.example.org/"
+        hit.campaignName = "spring"; hit.campaignSource = "mail"; hit.campaignMedium = "email"
+        hit.campaignKeyword = "kw"; hit.campaignContent = "banner"
+        hit.country = "JP"; hit.region = "13"; hit.city = "東京"; hit.maskedIP = "203.0.0.0"
+        hit.browser = "Firefox"; hit.browserVersion = "133"; hit.os = "Linux"; hit.osVersion = "6"
+        hit.device = .tablet; hit.resolution = "1920x1080"; hit.language = "ja"; hit.localTime = "23:59:01"
+        hit.eventCategory = "Video"; hit.eventAction = "Play"; hit.eventName = "intro"; hit.eventValue = 0.1
+        hit.searchKeyword = "shoes"; hit.searchCategory = "all"; hit.searchCount = 12
+        hit.linkURL = "https://other.example/file.pdf"; hit.goalID = 7; hit.revenue = 19.99
+        return hit
+    }
+
+    static func header(_ sequence: Int64, count: Int) -> BatchHeader {
+        BatchHeader(edgeID: "edge-1", sequence: sequence, createdAt: 1, hitCount: count, policyDigest: String(repeating: "0", count: 64), bodyBytes: 0)
+    }
+
+    static func storedHits(_ path: String) throws -> [Hit] {
+        try DatabaseQueue(path: path).read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Hit.columns.joined(separator: ", ")) FROM hits ORDER BY id").map(Hit.init(row:))
+        }
+    }
+
+    @Test("Every field of a record survives storage unchanged, and sparse records stay sparse")
+    func roundTrip() async throws {
+        let path = NSTemporaryDirectory() + "tally-columns-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try CentralStore.open(path: path)
+        let sparse = Hit(siteID: 1, kind: HitKind(rawValue: "future_kind"), timestamp: 5)
+        _ = try await store.store(Self.header(1, count: 2), hits: [Self.fullHit, sparse], contentSHA256: "a", receivedAt: Date())
+        #expect(try Self.storedHits(path) == [Self.fullHit, sparse])
+    }
+
+    @Test("A store from before typed columns is migrated: every hit reads back as it was sent")
+    func migrationFromPayload() async throws {
+        let path = NSTemporaryDirectory() + "tally-migrate-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var plain = Hit(siteID: 1, kind: .pageview, timestamp: 1_790_000_000_000)
+        plain.url = "https://example.com/"
+        let originals = [Self.fullHit, plain]
+        let queue = try DatabaseQueue(path: path)
+        try CentralStore.migrator.migrate(queue, upTo: "v3: API tokens and the send log")
+        try await queue.write { db in
+            for (index, hit) in originals.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO hits (id, edge_id, sequence, site_id, ts, kind, visitor_id, policy_digest, payload, is_bot)
+                    VALUES (?, 'edge-1', 1, ?, ?, ?, ?, 'digest', ?, ?)
+                    """, arguments: [index + 1, hit.siteID, hit.timestamp, hit.kind.rawValue, hit.visitorID, try hit.encodedJSON(), hit.isBot])
+            }
+        }
+        try queue.close()
+
+        _ = try CentralStore.open(path: path)
+        #expect(try Self.storedHits(path) == originals)
+        let columns = try await DatabaseQueue(path: path).read { db in try db.columns(in: "hits").map(\.name) }
+        #expect(!columns.contains("payload"))
+    }
+}

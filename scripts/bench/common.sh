@@ -1,0 +1,52 @@
+# Shared by the benchmark scripts: package installation, medians, process memory, the machine's description.
+# Sourced, not run.
+
+# Installs the Debian packages named, updating the package lists once if any is missing.
+bench_install() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null
+    fi
+}
+
+# The median of the numbers given as arguments.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# Resident memory of a process and of its children, in MB: current (VmRSS) or peak (VmHWM).
+rss_mb() { proc_mb VmRSS "$@"; }
+peak_rss_mb() { proc_mb VmHWM "$@"; }
+proc_mb() {
+    local field=$1 total=0 pid
+    shift
+    for pid in "$@" $(pgrep -P "$1" 2>/dev/null || true); do
+        total=$((total + $(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+    done
+    awk -v kb="$total" 'BEGIN { printf "%.1f", kb / 1024 }'
+}
+
+# Waits until something listens on 127.0.0.1:PORT (at most 30 s).
+wait_for_port() {
+    for _ in $(seq 300); do
+        (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "Nothing listens on 127.0.0.1:$1 after 30 s." >&2
+    return 1
+}
+
+# One line about the machine, for the results table.
+machine() {
+    local cpu memory
+    cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    memory=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+    echo "$cpu, $(nproc) cores, $memory RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r), $(swift --version 2>&1 | head -n 1)"
+}

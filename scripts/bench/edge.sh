@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Edge ingest: tally-edge (full privacy pipeline, a GeoIP database of 50,000 networks, durable ack) against
+# nginx answering `return 204`, both driven by wrk with the same Matomo pageview mix (matomo-mix.lua),
+# alternately, several times. Prints requests/s at full load, p50/p99 latency at half of Tally's maximum
+# rate, and tally-edge's resident memory idle and at its peak under load.
+#   scripts/bench/edge.sh [RUNS] [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/bench/common.sh
+
+runs=${1:-5}
+seconds=${2:-10}
+connections=${3:-64}
+work="${TALLY_BENCH_DIR:-/tmp/tally-bench-edge}"
+tally_port=18181
+nginx_port=18182
+
+scripts/install-deps.sh > /dev/null
+bench_install wrk nginx-light
+swift build -c release --product tally-edge > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }
+bin="$(swift build -c release --show-bin-path)"
+
+rm -rf "$work"
+mkdir -p "$work/edge" "$work/nginx"
+perl scripts/bench/make-bench-geoip.pl "$work/geo.mmdb"
+
+cat > "$work/edge.toml" <<TOML
+edge_id = "bench"
+listen = "127.0.0.1:$tally_port"
+data_dir = "$work/edge"
+log_level = "warning"
+trusted_proxies = ["127.0.0.1"]
+geoip_database = "$work/geo.mmdb"
+
+[buffer]
+ack = "durable"
+max_buffer_bytes = 68719476736
+
+[[sites]]
+id = 1
+name = "Bench"
+domains = ["example.com"]
+time_zone = "Europe/Berlin"
+TOML
+
+cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx;
+    proxy_temp_path $work/nginx;
+    fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx;
+    scgi_temp_path $work/nginx;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { return 204; }
+    }
+}
+NGINX
+
+"$bin/tally-edge" run -c "$work/edge.toml" 2> "$work/edge.log" &
+edge_pid=$!
+nginx -c "$work/nginx/nginx.conf" &
+nginx_pid=$!
+trap 'kill $edge_pid $nginx_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+wait_for_port "$tally_port"
+wait_for_port "$nginx_port"
+sleep 2
+idle_rss=$(rss_mb "$edge_pid")
+nginx_idle_rss=$(rss_mb "$nginx_pid")
+
+# wrk PORT CONNECTIONS [RATE] → "requests/s p50_ms p99_ms non_2xx"; RATE paces the load (matomo-mix.lua).
+wrk_run() {
+    local out
+    out=$(TALLY_BENCH_RATE="${3:-}" TALLY_BENCH_THREADS=2 wrk -t2 -c"$2" -d"${seconds}s" --latency -s scripts/bench/matomo-mix.lua "http://127.0.0.1:$1/")
+    echo "$out" >> "$work/wrk.log"
+    echo "$out" | awk '
+        function ms(v) { if (v ~ /us$/) return v * 0.001; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec:/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx or 3xx responses:/ { bad = $5 }
+        END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
+}
+
+echo "Warming up both servers." >&2
+wrk_run "$nginx_port" "$connections" > /dev/null
+wrk_run "$tally_port" "$connections" > /dev/null
+
+nginx_rps=(); tally_rps=(); tally_bad=0
+for run in $(seq "$runs"); do
+    read -r rps _ _ _ < <(wrk_run "$nginx_port" "$connections"); nginx_rps+=("$rps")
+    read -r rps _ _ bad < <(wrk_run "$tally_port" "$connections"); tally_rps+=("$rps"); tally_bad=$((tally_bad + bad))
+    echo "Run $run at full load: nginx ${nginx_rps[-1]} req/s, tally-edge ${tally_rps[-1]} req/s." >&2
+done
+nginx_max=$(median "${nginx_rps[@]}")
+tally_max=$(median "${tally_rps[@]}")
+load_rss=$(peak_rss_mb "$edge_pid")
+
+# Half of Tally's maximum rate, offered to both on a fixed schedule.
+target=$(awk -v r="$tally_max" 'BEGIN { printf "%d", r / 2 }')
+n_p50=(); n_p99=(); n_rate=(); t_p50=(); t_p99=(); t_rate=()
+for run in $(seq "$runs"); do
+    read -r rps p50 p99 _ < <(wrk_run "$nginx_port" "$connections" "$target"); n_rate+=("$rps"); n_p50+=("$p50"); n_p99+=("$p99")
+    read -r rps p50 p99 bad < <(wrk_run "$tally_port" "$connections" "$target"); t_rate+=("$rps"); t_p50+=("$p50"); t_p99+=("$p99"); tally_bad=$((tally_bad + bad))
+    echo "Run $run at half rate: nginx p99 ${n_p99[-1]} ms, tally-edge p99 ${t_p99[-1]} ms." >&2
+done
+buffered=$("$bin/tally-edge" status -c "$work/edge.toml" | awk '/^Buffered hits:/ { print $3 }')
+
+cat <<TABLE
+
+Edge ingest, $runs alternating runs of ${seconds} s each (medians); wrk -t2, keep-alive.
+Machine: $(machine)
+
+| Measure | nginx \`return 204\` | tally-edge | ratio |
+|---|---:|---:|---:|
+| Requests/s at full load ($connections connections) | $nginx_max | $tally_max | $(ratio "$tally_max" "$nginx_max")× |
+| Achieved rate when offered $target req/s (half of Tally's max), req/s | $(median "${n_rate[@]}") | $(median "${t_rate[@]}") | |
+| p50 latency at the paced rate, ms | $(median "${n_p50[@]}") | $(median "${t_p50[@]}") | |
+| p99 latency at the paced rate, ms | $(median "${n_p99[@]}") | $(median "${t_p99[@]}") | |
+| Resident memory idle, MB | $nginx_idle_rss | $idle_rss | |
+| Resident memory, peak under load, MB | $(peak_rss_mb "$nginx_pid") | $load_rss | |
+
+tally-edge answered $tally_bad requests with a status other than 2xx and holds $buffered hits in its buffer.
+TABLE
