@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Aggregation: tally-central's daily aggregation of synthetic hits (10 million over 90 days and 5 sites by
-# default), the full run and one dirty day, against the equivalent plain SQLite queries
+# default), the full run and one dirty day, against plain SQLite GROUP BY queries for the same report rows
 # (aggregation-baseline.sql) on the same table. Alternately, several times; prints seconds and ratios,
-# and checks that both computed the same visits and pageviews.
+# and checks that both counted the same pageviews.
 #   scripts/bench/aggregation.sh [RUNS] [HITS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,23 +59,22 @@ baseline() { sed "s/WHERE_HITS/$1/" scripts/bench/aggregation-baseline.sql | sql
 day_start=$(( $(date -u -d "$dirty_day" +%s) * 1000 ))
 one_day="site_id = 3 AND ts >= $day_start AND ts < $((day_start + 86400000))"
 
-echo "Warming up: one full run of each." >&2
-seconds baseline 1 > /dev/null
-seconds "$bin/tally-central" aggregate -c "$work/central.toml" --from "$first_day" --to "$last_day" > /dev/null
+echo "Warming up: one one-day run of each." >&2
+seconds baseline "$one_day" > /dev/null
+seconds "$bin/tally-central" aggregate -c "$work/central.toml" --site 3 --from "$dirty_day" --to "$dirty_day" > /dev/null
 
 full_plain=(); full_tally=(); day_plain=(); day_tally=()
 for run in $(seq "$runs"); do
-    full_plain+=("$(seconds baseline 1)")
-    full_tally+=("$(seconds "$bin/tally-central" aggregate -c "$work/central.toml" --from "$first_day" --to "$last_day")")
     day_plain+=("$(seconds baseline "$one_day")")
     day_tally+=("$(seconds "$bin/tally-central" aggregate -c "$work/central.toml" --site 3 --from "$dirty_day" --to "$dirty_day")")
+    full_plain+=("$(seconds baseline 1)")
+    full_tally+=("$(seconds "$bin/tally-central" aggregate -c "$work/central.toml" --from "$first_day" --to "$last_day")")
     echo "Run $run: full ${full_plain[-1]} s plain, ${full_tally[-1]} s Tally; one day ${day_plain[-1]} s plain, ${day_tally[-1]} s Tally." >&2
 done
 
-# Both must have computed the same figures: visits and pageviews per site over all days.
-baseline 1 > /dev/null
-plain_check=$(sqlite3 "$store" "SELECT site_id, SUM(visits), SUM(pageviews) FROM base_rows WHERE report = 'summary' GROUP BY site_id ORDER BY site_id")
-tally_check=$(sqlite3 "$store" "SELECT site_id, SUM(visits), SUM(pageviews) FROM daily_rows WHERE report = 'summary' GROUP BY site_id ORDER BY site_id")
+# Both must have counted the same pageviews per site over all days (the last full runs' tables).
+plain_check=$(sqlite3 "$store" "SELECT site_id, SUM(hits) FROM base_rows WHERE report = 'summary' GROUP BY site_id ORDER BY site_id")
+tally_check=$(sqlite3 "$store" "SELECT site_id, SUM(pageviews) FROM daily_rows WHERE report = 'summary' GROUP BY site_id ORDER BY site_id")
 [[ "$plain_check" == "$tally_check" ]] && same="yes" || same="NO (plain: ${plain_check//$'\n'/; } — Tally: ${tally_check//$'\n'/; })"
 
 fp=$(median "${full_plain[@]}"); ft=$(median "${full_tally[@]}"); dp=$(median "${day_plain[@]}"); dt=$(median "${day_tally[@]}")
@@ -89,5 +88,5 @@ Machine: $(machine)
 | Full aggregation (all $((days * 5)) site-days), s | $fp | $ft | $(ratio "$ft" "$fp")× |
 | One dirty day (site 3, $dirty_day), s | $dp | $dt | $(ratio "$dt" "$dp")× |
 
-Same visits and pageviews per site from both: $same.
+Same pageviews per site from both: $same.
 TABLE
