@@ -22,20 +22,7 @@ bin="$(swift build -c release --show-bin-path)"
 
 mkdir -p "$work"
 [[ -f "$work/pki/central.crt" ]] || scripts/dev-pki.sh "$work/pki" edge-1 > /dev/null
-cat > "$work/central.toml" <<TOML
-data_dir = "$work/central"
-log_level = "warning"
-
-[ingest]
-listen = "127.0.0.1:0"
-certificate_file = "$work/pki/central.crt"
-key_file = "$work/pki/central.key"
-edge_ca_file = "$work/pki/edge-ca.crt"
-
-[api]
-listen = "127.0.0.1:0"
-TOML
-for site in 1 2 3 4 5; do printf '\n[[sites]]\nid = %d\nname = "Site %d"\ntime_zone = "UTC"\n' "$site" "$site" >> "$work/central.toml"; done
+central_config "$work" 0
 
 # The synthetic store is kept between runs of this script (generating it takes minutes); --hits decides.
 store="$work/central/central.sqlite"

@@ -25,24 +25,7 @@ public_key=$("$bin/tally-edge" keygen --out "$work/edge-signing.key")
 "$bin/tally-bench" batches --out "$work/batches" --hits "$hits" --batch-size "$batch_size" --signing-key "$work/edge-signing.key" >&2
 hits=$(wc -l < "$work/batches/hits.jsonl")
 
-cat > "$work/central.toml" <<TOML
-data_dir = "$work/central"
-log_level = "warning"
-
-[ingest]
-listen = "127.0.0.1:$port"
-certificate_file = "$work/pki/central.crt"
-key_file = "$work/pki/central.key"
-edge_ca_file = "$work/pki/edge-ca.crt"
-
-[[edges]]
-id = "edge-1"
-public_key = "$public_key"
-
-[api]
-listen = "127.0.0.1:0"
-TOML
-for site in 1 2 3 4 5; do printf '\n[[sites]]\nid = %d\nname = "Site %d"\ntime_zone = "UTC"\n' "$site" "$site" >> "$work/central.toml"; done
+central_config "$work" "$port" "$public_key"
 
 plain=(); tally=()
 for run in $(seq "$runs"); do

@@ -50,3 +50,24 @@ machine() {
     memory=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     echo "$cpu, $(nproc) cores, $memory RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r), $(swift --version 2>&1 | head -n 1)"
 }
+
+# Writes WORK/central.toml: data in WORK/central, ingest on PORT with the dev PKI in WORK/pki, five sites
+# in UTC, and edge-1 registered when its PUBLIC_KEY is given.
+central_config() {
+    local work=$1 port=$2 public_key=${3:-}
+    cat > "$work/central.toml" <<TOML
+data_dir = "$work/central"
+log_level = "warning"
+
+[ingest]
+listen = "127.0.0.1:$port"
+certificate_file = "$work/pki/central.crt"
+key_file = "$work/pki/central.key"
+edge_ca_file = "$work/pki/edge-ca.crt"
+
+[api]
+listen = "127.0.0.1:0"
+TOML
+    [[ -z "$public_key" ]] || printf '\n[[edges]]\nid = "edge-1"\npublic_key = "%s"\n' "$public_key" >> "$work/central.toml"
+    for site in 1 2 3 4 5; do printf '\n[[sites]]\nid = %d\nname = "Site %d"\ntime_zone = "UTC"\n' "$site" "$site" >> "$work/central.toml"; done
+}
