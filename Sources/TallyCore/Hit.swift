@@ -204,6 +204,7 @@ struct CanonicalJSONWriter {
         var description: String { "\(key) is not a finite number and has no JSON form" }
     }
 
+    private static let hex = Array("0123456789abcdef".utf8)
     private var bytes: [UInt8] = []
 
     init() {
@@ -221,7 +222,8 @@ struct CanonicalJSONWriter {
 
     mutating func bool(_ name: StaticString, _ value: Bool) {
         key(name)
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        let literal: StaticString = value ? "true" : "false"
+        literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     mutating func integer(_ name: StaticString, _ value: Int64?) {
@@ -260,8 +262,7 @@ struct CanonicalJSONWriter {
                 case 0x0C: bytes.append(UInt8(ascii: "f"))
                 case 0x0D: bytes.append(UInt8(ascii: "r"))
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0xF)]])
                 }
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))

@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import TallyCore
 
-/// Aggregation and retention on the store. Recomputing a day reads its raw hits and replaces all of its
-/// aggregate rows in one transaction, so a report never sees half a day.
+/// Aggregation and retention on the store. Recomputing a day reads its raw hits in a snapshot and replaces
+/// all of its aggregate rows in one transaction, so a report never sees half a day.
 extension CentralStore {
     public func dirtyDays(limit: Int = 1000) throws -> [DirtyDay] {
         try writer.read { db in
@@ -25,13 +25,13 @@ extension CentralStore {
         let (site, dayText) = (target.site, target.day.description)
         let (generation, day) = try await writer.read { db -> (Int?, DayAggregate?) in
             let generation = try Int.fetchOne(db, sql: "SELECT generation FROM dirty_days WHERE site_id = ? AND day = ?", arguments: [site, dayText])
-            if let purged = try String.fetchOne(db, sql: "SELECT purged_before FROM purge_state WHERE site_id = ?", arguments: [target.site]),
+            if let purged = try String.fetchOne(db, sql: "SELECT purged_before FROM purge_state WHERE site_id = ?", arguments: [site]),
                let before = LocalDay(purged), target.day < before {
                 return (generation, nil)
             }
             let hits = try Array(Row.fetchCursor(
                 db, sql: "SELECT \(Hit.columns.joined(separator: ", ")) FROM hits WHERE site_id = ? AND ts >= ? AND ts < ?",
-                arguments: [target.site, start.millisecondsSince1970, end.millisecondsSince1970]
+                arguments: [site, start.millisecondsSince1970, end.millisecondsSince1970]
             ).map(Hit.init(row:)))
             return (generation, DayAggregator.aggregate(hits, zone: zone, gap: gap))
         }
@@ -50,14 +50,14 @@ extension CentralStore {
             for (report, labels) in day.rows {
                 for (label, m) in labels {
                     try insert.execute(arguments: [
-                        target.site, target.day.description, report, label, m.visits, m.actions, m.bounces, m.visitSeconds,
+                        site, dayText, report, label, m.visits, m.actions, m.bounces, m.visitSeconds,
                         m.pageviews, m.uniquePageviews, m.hits, m.value,
                     ])
                 }
             }
             try db.execute(
                 sql: "INSERT INTO daily_visitors (site_id, day, unique_visitors, bot_hits, sketch) VALUES (?, ?, ?, ?, ?)",
-                arguments: [target.site, target.day.description, day.uniqueVisitors, day.botHits, day.sketch.bytes])
+                arguments: [site, dayText, day.uniqueVisitors, day.botHits, day.sketch.bytes])
             return true
         }
     }
