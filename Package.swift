@@ -53,6 +53,7 @@ let package = Package(
                 "CZlib",
                 "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swiftSettings
@@ -115,9 +116,11 @@ let package = Package(
             name: "tally-bench",
             dependencies: [
                 "CentralReporter",
+                "EdgeCollector",
                 "TallyCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

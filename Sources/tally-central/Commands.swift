@@ -3,6 +3,7 @@ import CentralReporter
 import Foundation
 import Hummingbird
 import Logging
+import TallyCore
 
 /// `-c central.toml`, shared by every subcommand.
 struct ConfigOptions: ParsableArguments {
@@ -31,11 +32,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let config = options.load()
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in DeferredMetadataLogHandler(label: label, level: level) }
         let logger = Logger(label: "tally-central")
         let app: any ApplicationProtocol
         do {

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeCollector
 import Hummingbird
 import Logging
+import TallyCore
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the collector until SIGTERM or SIGINT.")
@@ -11,11 +12,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in DeferredMetadataLogHandler(label: label, level: level) }
         let logger = Logger(label: "tally-edge")
         let components: EdgeComponents
         do {

@@ -39,6 +39,32 @@ struct ComponentTests {
         #expect(p["flag"] == "")
     }
 
+    @Test("Parameters are accepted exactly when their bytes are well-formed UTF-8 without control characters")
+    func utf8Validation() throws {
+        // Every one- and two-byte value, and three- and four-byte values around each lead byte's limits,
+        // against the standard library's validation.
+        var values: [[UInt8]] = (0...255).map { [UInt8($0)] }
+        for a in 0...255 { for b in 0...255 { values.append([UInt8(a), UInt8(b)]) } }
+        let edges: [UInt8] = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
+        for lead in 0xE0...0xF4 {
+            for b in 0...255 {
+                for c in edges { values.append([UInt8(lead), UInt8(b), c]) }
+                values.append([UInt8(lead), UInt8(b), 0x80, 0x80])
+                values.append([UInt8(lead), UInt8(b), 0xBF, 0x41])
+            }
+        }
+        var mismatches: [String] = []
+        for bytes in values {
+            let query = Array("v=".utf8) + bytes.flatMap { Array(String(format: "%%%02X", $0).utf8) }
+            let accepted = (try? QueryParameters.parse(query, limits: RequestLimits())) != nil
+            let expected = String(validating: bytes, as: UTF8.self) != nil && !bytes.contains { $0 < 0x20 && $0 != 0x09 }
+            if accepted != expected { mismatches.append(bytes.map { String(format: "%02X", $0) }.joined(separator: " ")) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+        let decoded = try QueryParameters.parse(Array("v=caf%C3%A9+%F0%9F%98%80".utf8), limits: RequestLimits())
+        #expect(decoded["v"] == "café 😀")
+    }
+
     @Test("User agents reduce to families, major versions and devices", arguments: [
         (Fixtures.chrome, "Chrome", "120", "Windows", "10", DeviceType.desktop),
         (Fixtures.iphone, "Safari", "17", "iOS", "17", .mobile),

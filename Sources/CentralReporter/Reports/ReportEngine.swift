@@ -85,7 +85,7 @@ public struct ReportEngine: Sendable {
 
     public func report(_ definition: ReportDefinition, site: ReportSite, period: ReportPeriod, limit: Int) async throws -> ReportTable {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
-        try await store.recompute(
+        _ = try await store.recompute(
             try store.dirtyDays(limit: .max).filter { $0.site == site.id && $0.day >= period.from && $0.day <= period.to }, gap: gap)
         var table = ReportTable(
             report: definition.id, title: definition.title, site: site, period: period, generatedAt: clock.now(),

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// Per-request context: the socket peer's address, established once where the connection is known.
 public struct EdgeRequestContext: RequestContext {
@@ -8,6 +9,17 @@ public struct EdgeRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        peerAddress = source.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+        peerAddress = source.channel.remoteAddress.flatMap(IPAddress.init(socketAddress:))
+    }
+}
+
+extension IPAddress {
+    /// The socket's address, read from its bytes rather than through text.
+    init?(socketAddress: SocketAddress) {
+        switch socketAddress {
+        case let .v4(address): self.init(unmapping: withUnsafeBytes(of: address.address.sin_addr) { Array($0) })
+        case let .v6(address): self.init(unmapping: withUnsafeBytes(of: address.address.sin6_addr) { Array($0) })
+        case .unixDomainSocket: return nil
+        }
     }
 }

@@ -157,7 +157,7 @@ struct TrackingController: Sendable {
             userAgent: parameters["ua"] ?? headers[.userAgent] ?? "",
             acceptLanguage: headers[.acceptLanguage],
             headers: signals,
-            cookies: IncomingRequest.parseCookies(headers[values: .cookie].joined(separator: "; ")),
+            cookies: headers[.cookie] == nil ? [:] : IncomingRequest.parseCookies(headers[values: .cookie].joined(separator: "; ")),
             parameters: parameters,
             receivedAt: clock.now())
     }

@@ -3,77 +3,156 @@
 /// Parsing is strict and bounded: percent escapes must be well formed, the decoded bytes must be valid
 /// UTF-8, and the parameter count and each value's length are capped. Anything else is a rejection, so
 /// the pipeline never sees a half-decoded value.
+///
+/// The pairs are kept in arrival order and looked up from the end, so a repeated name reads as its last
+/// value, as PHP (and so Matomo) has it. A tracking request carries a few dozen pairs and the pipeline
+/// asks for about thirty names; a scan over each pair's 64-bit tag (FNV-1a of the name) costs less than
+/// a dictionary's hashing, and less than comparing the strings themselves.
 public struct QueryParameters: Sendable, Equatable {
-    private var values: [String: String] = [:]
+    private struct Pair: Sendable {
+        var tag: UInt64
+        var name: String
+        var value: String
+
+        init(name: String, value: String) {
+            self.tag = Pair.tag(name)
+            self.name = name
+            self.value = value
+        }
+
+        static func tag(_ name: String) -> UInt64 {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in name.utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+            return hash
+        }
+    }
+
+    private var pairs: [Pair] = []
 
     public init() {}
 
-    public init(_ pairs: [String: String]) { values = pairs }
-
-    public subscript(name: String) -> String? {
-        get { values[name] }
-        set { values[name] = newValue }
+    public init(_ values: [String: String]) {
+        pairs = values.sorted { $0.key < $1.key }.map { Pair(name: $0.key, value: $0.value) }
     }
 
-    public var count: Int { values.count }
-    public var names: Dictionary<String, String>.Keys { values.keys }
+    public subscript(name: String) -> String? {
+        get {
+            let tag = Pair.tag(name)
+            return pairs.last { $0.tag == tag && $0.name == name }?.value
+        }
+        set {
+            pairs.removeAll { $0.name == name }
+            if let newValue { pairs.append(Pair(name: name, value: newValue)) }
+        }
+    }
+
+    /// Name to value, a repeated name holding its last value.
+    public var dictionary: [String: String] {
+        Dictionary(pairs.map { ($0.name, $0.value) }) { _, last in last }
+    }
+
+    public static func == (lhs: QueryParameters, rhs: QueryParameters) -> Bool { lhs.dictionary == rhs.dictionary }
 
     /// Merges `other` over these parameters (a POST body's parameters win over the query string's).
     public mutating func merge(_ other: QueryParameters) {
-        values.merge(other.values) { _, new in new }
+        pairs.append(contentsOf: other.pairs)
     }
 
-    /// Parses `a=1&b=%C3%A9`. A repeated name keeps its last value, as PHP (and so Matomo) does.
-    public static func parse(_ bytes: some Collection<UInt8>, limits: RequestLimits) throws(RequestRejection) -> QueryParameters {
+    /// Parses `a=1&b=%C3%A9`. Every pair counts towards `max_parameters`, repeated names included.
+    public static func parse(_ bytes: [UInt8], limits: RequestLimits) throws(RequestRejection) -> QueryParameters {
         var result = QueryParameters()
-        var field = bytes[...]
-        while !field.isEmpty {
-            let end = field.firstIndex(of: UInt8(ascii: "&")) ?? field.endIndex
-            let pair = field[field.startIndex..<end]
-            field = end == field.endIndex ? field[end...] : field[field.index(after: end)...]
-            if pair.isEmpty { continue }
-            let equals = pair.firstIndex(of: UInt8(ascii: "="))
-            let rawName = pair[pair.startIndex..<(equals ?? pair.endIndex)]
-            let rawValue = equals.map { pair[pair.index(after: $0)...] } ?? pair[pair.endIndex...]
-            let name = try decode(rawName, limit: 128)
-            let value = try decode(rawValue, limit: limits.maxValueBytes, name: name)
+        result.pairs.reserveCapacity(24)
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            var equals: Int?
+            while end < bytes.count, bytes[end] != UInt8(ascii: "&") {
+                if equals == nil, bytes[end] == UInt8(ascii: "=") { equals = end }
+                end += 1
+            }
+            defer { start = end + 1 }
+            if end == start { continue }
+            let name = try decode(bytes[start..<(equals ?? end)], limit: 128, name: nil)
+            let value = try decode(bytes[(equals.map { $0 + 1 } ?? end)..<end], limit: limits.maxValueBytes, name: name)
             guard !name.isEmpty else { continue }
-            result.values[name] = value
-            if result.values.count > limits.maxParameters {
+            guard result.pairs.count < limits.maxParameters else {
                 throw RequestRejection("Too many parameters (more than \(limits.maxParameters)); send fewer.")
             }
+            result.pairs.append(Pair(name: name, value: value))
         }
         return result
     }
 
-    private static func decode(_ raw: some Collection<UInt8>, limit: Int, name: String? = nil) throws(RequestRejection) -> String {
+    private static func decode(_ raw: ArraySlice<UInt8>, limit: Int, name: String?) throws(RequestRejection) -> String {
+        // Most values carry no escapes: validate them where they lie.
+        guard raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+            return try validated(raw, limit: limit, name: name)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
-        var iterator = raw.makeIterator()
-        while let byte = iterator.next() {
+        var index = raw.startIndex
+        while index < raw.endIndex {
+            let byte = raw[index]
+            index += 1
             switch byte {
             case UInt8(ascii: "+"):
                 out.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                guard index + 1 < raw.endIndex, let high = hexValue(raw[index]), let low = hexValue(raw[index + 1])
+                else {
                     throw RequestRejection("Malformed percent escape in \(name.map { "parameter \($0)" } ?? "a parameter name"); encode '%' as %25.")
                 }
                 out.append(high << 4 | low)
+                index += 2
             default:
                 out.append(byte)
             }
         }
-        guard out.count <= limit else {
+        return try validated(out[...], limit: limit, name: name)
+    }
+
+    private static func validated(_ bytes: ArraySlice<UInt8>, limit: Int, name: String?) throws(RequestRejection) -> String {
+        guard bytes.count <= limit else {
             throw RequestRejection("Parameter \(name ?? "name") is longer than \(limit) bytes; shorten it.")
         }
-        guard let string = String(validating: out, as: UTF8.self) else {
-            throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
-        }
         // In valid UTF-8 a control character below 0x20 is always a byte of its own.
-        if out.contains(where: { $0 < 0x20 && $0 != UInt8(ascii: "\t") }) {
+        if bytes.contains(where: { $0 < 0x20 && $0 != UInt8(ascii: "\t") }) {
             throw RequestRejection("Parameter \(name ?? "name") contains control characters; remove them.")
         }
-        return string
+        guard isValidUTF8(bytes) else {
+            throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Well-formed UTF-8 after the Unicode Standard's table 3-7: no overlong forms, no surrogates, nothing
+    /// above U+10FFFF.
+    static func isValidUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var index = bytes.startIndex
+        let end = bytes.endIndex
+        func continuation(_ offset: Int, _ range: ClosedRange<UInt8> = 0x80...0xBF) -> Bool {
+            index + offset < end && range.contains(bytes[index + offset])
+        }
+        while index < end {
+            let lead = bytes[index]
+            let length: Int
+            switch lead {
+            case 0x00...0x7F: length = 1
+            case 0xC2...0xDF: length = continuation(1) ? 2 : 0
+            case 0xE0: length = continuation(1, 0xA0...0xBF) && continuation(2) ? 3 : 0
+            case 0xE1...0xEC, 0xEE...0xEF: length = continuation(1) && continuation(2) ? 3 : 0
+            case 0xED: length = continuation(1, 0x80...0x9F) && continuation(2) ? 3 : 0
+            case 0xF0: length = continuation(1, 0x90...0xBF) && continuation(2) && continuation(3) ? 4 : 0
+            case 0xF1...0xF3: length = continuation(1) && continuation(2) && continuation(3) ? 4 : 0
+            case 0xF4: length = continuation(1, 0x80...0x8F) && continuation(2) && continuation(3) ? 4 : 0
+            default: length = 0
+            }
+            guard length > 0 else { return false }
+            index += length
+        }
+        return true
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -86,15 +86,17 @@ extension TrackingFields {
         f.title = p["action_name"].flatMap(nonEmpty)
         f.referrer = p["urlref"].flatMap(nonEmpty)
         if let id = p["cid"] ?? p["_id"], !id.isEmpty {
-            guard id.count == 16, id.allSatisfy(\.isHexDigit) else {
+            guard id.utf8.count == 16, id.utf8.allSatisfy(ASCII.isHexDigit) else {
                 throw RequestRejection("Visitor id \(id) is not 16 hex digits as Matomo's _id and cid are.")
             }
             f.clientVisitorID = id.lowercased()
         }
         f.userID = p["uid"].flatMap(nonEmpty)
         if let res = p["res"], !res.isEmpty {
-            let parts = res.lowercased().split(separator: "x")
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (1...100_000).contains(w), (1...100_000).contains(h) else {
+            let parts = res.utf8.split { $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: "X") }
+            guard parts.count == 2, let w = ASCII.integer(parts[0]), let h = ASCII.integer(parts[1]),
+                  (1...100_000).contains(w), (1...100_000).contains(h)
+            else {
                 throw RequestRejection("res=\(res) is not a screen size; use WIDTHxHEIGHT such as 1920x1080.")
             }
             f.resolution = "\(w)x\(h)"
@@ -107,7 +109,7 @@ extension TrackingFields {
             f.localTime = "\(twoDigits(hh)):\(twoDigits(mm)):\(twoDigits(ss))"
         }
         if let pv = p["pv_id"], !pv.isEmpty {
-            guard pv.count <= 32, pv.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+            guard pv.utf8.count <= 32, pv.utf8.allSatisfy(ASCII.isAlphanumeric) else {
                 throw RequestRejection("pv_id=\(pv) is not a page view id; use up to 32 letters and digits.")
             }
             f.pageviewID = pv

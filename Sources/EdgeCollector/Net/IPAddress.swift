@@ -22,22 +22,26 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         guard !text.isEmpty, text.utf8.count <= 45 else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
-            self.bytes = withUnsafeBytes(of: &v4) { Array($0) }
+            self.init(uncheckedBytes: withUnsafeBytes(of: &v4) { Array($0) })
             return
         }
         var v6 = in6_addr()
         guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
-        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
-            self.bytes = Array(bytes[12..<16])
-        } else {
-            self.bytes = bytes
-        }
+        self.init(unmapping: withUnsafeBytes(of: &v6) { Array($0) })
     }
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
         self.bytes = bytes
+    }
+
+    /// From a socket's 4 or 16 network-order bytes; IPv4-mapped IPv6 becomes the IPv4 address.
+    public init?(unmapping bytes: [UInt8]) {
+        if bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
+            self.init(bytes: Array(bytes[12..<16]))
+        } else {
+            self.init(bytes: bytes)
+        }
     }
 
     public var description: String {

@@ -25,51 +25,51 @@ extension PrivacyPipeline {
         s.hit.eventValue = fields.eventValue
         s.hit.searchCount = fields.searchCount
         s.hit.language = Self.primaryLanguage(fields.language ?? s.request.acceptLanguage)
-        return .pass("site \(site.id), \(fields.kind)")
+        return s.pass("site \(site.id), \(fields.kind)")
     }
 
     /// 2. The page's host must be one of the site's domains, when domains are configured.
     func siteChecks(_ s: inout State) -> Decision {
         let site = s.site!.site
-        guard !site.domains.isEmpty else { return .pass("site accepts any host") }
-        guard let host = s.pageHost else { return .pass("no page URL to check") }
-        guard site.allows(host: host) else { return .drop(.domainNotAllowed, "host \(host) is not one of \(site.domains)") }
-        return .pass("host \(host) belongs to the site")
+        guard !site.domains.isEmpty else { return s.pass("site accepts any host") }
+        guard let host = s.pageHost else { return s.pass("no page URL to check") }
+        guard site.allows(host: host) else { return s.drop(.domainNotAllowed, "host \(host) is not one of \(site.domains)") }
+        return s.pass("host \(host) belongs to the site")
     }
 
     /// 3. Excluded address ranges and user agents, bots, and prefetches.
     func exclusions(_ s: inout State) -> Decision {
         let policy = s.policy
         if let range = policy.excludedIPs.first(where: { $0.contains(s.request.clientIP) }) {
-            return .drop(.excludedIP, "address is in excluded range \(range)")
+            return s.drop(.excludedIP, "address is in excluded range \(range)")
         }
         if !policy.excludedUserAgents.isEmpty {
             let ua = s.request.userAgent.lowercased()
             if let token = policy.excludedUserAgents.first(where: { ua.contains($0) }) {
-                return .drop(.excludedUserAgent, "user agent contains excluded \"\(token)\"")
+                return s.drop(.excludedUserAgent, "user agent contains excluded \"\(token)\"")
             }
         }
         if BotDetector.isPrefetch(headers: s.request.headers) {
-            return .drop(.prefetch, "the browser prefetched the page")
+            return s.drop(.prefetch, "the browser prefetched the page")
         }
         let summary = userAgents.summarize(s.request.userAgent)
         s.userAgent = summary
         if s.f.countAsBot || summary.isBot {
             switch policy.bots {
-            case .drop: return .drop(.bot, "bot traffic, bots = \"drop\"")
+            case .drop: return s.drop(.bot, "bot traffic, bots = \"drop\"")
             case .countSeparately:
                 s.isBot = true
-                return .pass("bot traffic, counted separately")
+                return s.pass("bot traffic, counted separately")
             }
         }
-        return .pass("not excluded")
+        return s.pass("not excluded")
     }
 
     /// 4. The opt-out cookie always wins (`tally_optout=1`, Matomo's `matomo_ignore`).
     func optOut(_ s: inout State) -> Decision {
-        if s.request.cookies["tally_optout"] == "1" { return .drop(.optOut, "tally_optout cookie") }
-        if s.request.cookies["matomo_ignore"] != nil { return .drop(.optOut, "matomo_ignore cookie") }
-        return .pass("no opt-out cookie")
+        if s.request.cookies["tally_optout"] == "1" { return s.drop(.optOut, "tally_optout cookie") }
+        if s.request.cookies["matomo_ignore"] != nil { return s.drop(.optOut, "matomo_ignore cookie") }
+        return s.pass("no opt-out cookie")
     }
 
     /// 5. Do-Not-Track and Global Privacy Control under the policy's `dnt` mode.
@@ -77,30 +77,30 @@ extension PrivacyPipeline {
         let headers = s.request.headers
         let gpc = headers["sec-gpc"] == "1"
         let dnt = headers["dnt"] == "1" || headers["x-do-not-track"] == "1"
-        guard gpc || dnt else { return .pass("no DNT or GPC signal") }
+        guard gpc || dnt else { return s.pass("no DNT or GPC signal") }
         let signal = gpc ? "Sec-GPC: 1" : "DNT: 1"
         switch s.policy.dnt {
         case .drop:
-            return .drop(gpc ? .globalPrivacyControl : .doNotTrack, "\(signal), dnt = \"drop\"")
+            return s.drop(gpc ? .globalPrivacyControl : .doNotTrack, "\(signal), dnt = \"drop\"")
         case .countOnly:
             s.aggregateOnly = true
-            return .pass("\(signal), kept as an aggregate-only record")
+            return s.pass("\(signal), kept as an aggregate-only record")
         case .ignore:
-            return .pass("\(signal) ignored, dnt = \"ignore\"")
+            return s.pass("\(signal) ignored, dnt = \"ignore\"")
         }
     }
 
     /// 6. Consent, when the policy requires it: `consent=1`, or the `tally_consent=1` / `mtm_consent` cookie.
     func consent(_ s: inout State) -> Decision {
         let policy = s.policy
-        guard policy.consent == .required else { return .pass("consent not required") }
+        guard policy.consent == .required else { return s.pass("consent not required") }
         let given = s.f.consentGiven || s.request.cookies["tally_consent"] == "1" || s.request.cookies["mtm_consent"] != nil
-        guard !given else { return .pass("consent given") }
+        guard !given else { return s.pass("consent given") }
         switch policy.withoutConsent {
-        case .drop: return .drop(.noConsent, "no consent signal, without_consent = \"drop\"")
+        case .drop: return s.drop(.noConsent, "no consent signal, without_consent = \"drop\"")
         case .countOnly:
             s.aggregateOnly = true
-            return .pass("no consent signal, kept as an aggregate-only record")
+            return s.pass("no consent signal, kept as an aggregate-only record")
         }
     }
 
@@ -109,15 +109,15 @@ extension PrivacyPipeline {
     func geoIP(_ s: inout State) -> Decision {
         let policy = s.policy
         let precision = s.aggregateOnly ? min(policy.geo, .country) : policy.geo
-        guard precision != .none else { return .pass("geo = \"none\"") }
-        guard let geo else { return .pass("no GeoIP database configured") }
+        guard precision != .none else { return s.pass("geo = \"none\"") }
+        guard let geo else { return s.pass("no GeoIP database configured") }
         let address = policy.geoSource == .fullIP ? s.request.clientIP : Self.mask(s.request.clientIP, policy)
-        guard let found = geo.locate(address)?.limited(to: precision) else { return .pass("address not in the GeoIP database") }
+        guard let found = geo.locate(address)?.limited(to: precision) else { return s.pass("address not in the GeoIP database") }
         s.hit.country = found.country
         s.hit.region = found.region
         s.hit.city = found.city
         let place = [found.city, found.region, found.country].compactMap { $0 }.joined(separator: ", ")
-        return .pass("\(place) at \(precision.rawValue) precision from the \(policy.geoSource == .fullIP ? "full" : "masked") address")
+        return s.pass("\(place) at \(precision.rawValue) precision from the \(policy.geoSource == .fullIP ? "full" : "masked") address")
     }
 
     /// 8. Masking: IPv4 keeps its first 4 − `ipv4_mask_bytes` bytes, IPv6 loses its last `ipv6_mask_bits`
@@ -128,9 +128,9 @@ extension PrivacyPipeline {
         let rule = s.request.clientIP.isIPv4 ? "\(policy.ipv4MaskBytes) bytes" : "\(policy.ipv6MaskBits) bits"
         if policy.storeMaskedIP, !s.aggregateOnly {
             s.hit.maskedIP = masked.description
-            return .pass("masked \(rule) to \(masked), stored")
+            return s.pass("masked \(rule) to \(masked), stored")
         }
-        return .pass("masked \(rule) to \(masked), not stored")
+        return s.pass("masked \(rule) to \(masked), not stored")
     }
 
     static func mask(_ address: IPAddress, _ policy: PrivacyPolicy) -> IPAddress {
@@ -140,10 +140,10 @@ extension PrivacyPipeline {
     /// 9. The keyed visitor hash under the current salt; a client id only with `trust_client_visitor_id`.
     func visitorID(_ s: inout State) throws(RequestRejection) -> Decision {
         let policy = s.policy
-        guard !s.aggregateOnly else { return .pass("aggregate-only record: no visitor id") }
+        guard !s.aggregateOnly else { return s.pass("aggregate-only record: no visitor id") }
         if policy.trustClientVisitorID, let id = s.f.clientVisitorID {
             s.hit.visitorID = id
-            return .pass("client visitor id trusted by policy")
+            return s.pass("client visitor id trusted by policy")
         }
         do {
             s.hit.visitorID = try visitors.visitorID(
@@ -152,7 +152,7 @@ extension PrivacyPipeline {
         } catch {
             throw RequestRejection(status: 503, "The edge cannot use its salt state now; retry later.", dropReason: .invalidRequest)
         }
-        return .pass("keyed hash under the \(policy.saltRotation.rawValue) salt")
+        return s.pass("keyed hash under the \(policy.saltRotation.rawValue) salt")
     }
 
     /// 10. URL scrubbing: fragments, denied (or not allowed) query parameters, campaign parameters taken
@@ -175,7 +175,7 @@ extension PrivacyPipeline {
         s.hit.searchKeyword = f.searchKeyword.map(scrubber.redact)
         s.hit.searchCategory = f.searchCategory.map(scrubber.redact)
         s.hit.linkURL = f.linkURL.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
-        return .pass(s.hit.url == nil ? "no page URL" : "\(removed) query parameter(s) removed")
+        return s.pass(s.hit.url == nil ? "no page URL" : "\(removed) query parameter(s) removed")
     }
 
     /// 11. Referrer: reduced per the policy's `referrer` mode and classified.
@@ -192,21 +192,21 @@ extension PrivacyPipeline {
             s.hit.campaignKeyword = s.campaign.keyword
             s.hit.campaignContent = s.campaign.content
         }
-        return .pass("\(result.type)\(result.name.map { " (\($0))" } ?? "")")
+        return s.pass("\(result.type)\(result.name.map { " (\($0))" } ?? "")")
     }
 
     /// 12. User id: dropped, hashed with the site's key, or kept, per `user_id`.
     func userID(_ s: inout State) -> Decision {
-        guard let raw = s.f.userID else { return .pass("no user id") }
-        guard !s.aggregateOnly else { return .pass("aggregate-only record: user id dropped") }
+        guard let raw = s.f.userID else { return s.pass("no user id") }
+        guard !s.aggregateOnly else { return s.pass("aggregate-only record: user id dropped") }
         switch s.policy.userID {
-        case .drop: return .pass("user id dropped")
+        case .drop: return s.pass("user id dropped")
         case .hash:
             s.hit.userID = userIDs.hash(userID: raw, siteID: s.f.siteID)
-            return .pass("user id hashed with the site's key")
+            return s.pass("user id hashed with the site's key")
         case .keep:
             s.hit.userID = raw
-            return .pass("user id kept as sent")
+            return s.pass("user id kept as sent")
         }
     }
 
@@ -215,7 +215,7 @@ extension PrivacyPipeline {
     func userAgent(_ s: inout State) -> Decision {
         s.hit.aggregateOnly = s.aggregateOnly
         s.hit.isBot = s.isBot
-        guard !s.aggregateOnly else { return .pass("aggregate-only record: no user-agent detail") }
+        guard !s.aggregateOnly else { return s.pass("aggregate-only record: no user-agent detail") }
         let summary = s.userAgent ?? userAgents.summarize(s.request.userAgent)
         s.hit.browser = summary.browser
         s.hit.browserVersion = summary.browserVersion
@@ -224,7 +224,7 @@ extension PrivacyPipeline {
         s.hit.device = s.isBot ? .bot : summary.device
         let browser = [summary.browser, summary.browserVersion].compactMap { $0 }.joined(separator: " ")
         let os = [summary.os, summary.osVersion].compactMap { $0 }.joined(separator: " ")
-        return .pass("\(browser.isEmpty ? "unknown browser" : browser) on \(os.isEmpty ? "unknown OS" : os), \(s.hit.device!)")
+        return s.pass("\(browser.isEmpty ? "unknown browser" : browser) on \(os.isEmpty ? "unknown OS" : os), \(s.hit.device!)")
     }
 
     /// The first language of `lang` or `Accept-Language` (RFC 9110 §12.5.4), lower case, without weights.

@@ -72,7 +72,7 @@ public struct PrivacyPipeline: Sendable {
     /// Runs one request through every step. Throws a `RequestRejection` for invalid input or an unknown
     /// site (nothing is stored); returns a drop or the record to store otherwise.
     public func process(_ request: IncomingRequest, trace tracing: Bool = false) throws(RequestRejection) -> Result {
-        var state = State(request: request)
+        var state = State(request: request, tracing: tracing)
         var trace: [TraceEntry] = []
         for step in Self.steps {
             let decision: Decision
@@ -128,7 +128,18 @@ extension PrivacyPipeline {
         var campaign = Campaign()
         var isBot = false
 
-        init(request: IncomingRequest) { self.request = request }
+        /// Whether the steps' notes are wanted (`tally-edge explain`).
+        let tracing: Bool
+
+        init(request: IncomingRequest, tracing: Bool) {
+            self.request = request
+            self.tracing = tracing
+        }
+
+        /// A step's decision. The note is written only when tracing: on the request path it would be text
+        /// built for every hit and thrown away.
+        func pass(_ note: @autoclosure () -> String) -> Decision { .pass(tracing ? note() : "") }
+        func drop(_ reason: DropReason, _ note: @autoclosure () -> String) -> Decision { .drop(reason, tracing ? note() : "") }
 
         /// Forced unwraps are safe after `parse`, which sets both or throws.
         var f: TrackingFields { fields! }

@@ -17,6 +17,19 @@ public final class SaltStore: Sendable {
         var periodEnd: Int64
         var deleteAfter: Int64
         var key: Data
+
+        func covers(_ rotation: PrivacyPolicy.SaltRotation, _ seconds: Int64) -> Bool {
+            self.rotation == rotation.rawValue && periodStart <= seconds && seconds < periodEnd
+        }
+    }
+
+    /// A salt with its keyed HMAC state, dropped with the salt. `HMAC` is not declared `Sendable`, but its
+    /// digest state is copy-on-write: each caller gets a copy, which copies the state before its first
+    /// update, so the prepared one is only ever read.
+    private struct Prepared: @unchecked Sendable {
+        var salt: Salt
+        var hmac: HMAC<SHA256>
+        func covers(_ rotation: PrivacyPolicy.SaltRotation, _ seconds: Int64) -> Bool { salt.covers(rotation, seconds) }
     }
 
     private struct StateFile: Codable {
@@ -28,6 +41,7 @@ public final class SaltStore: Sendable {
     /// a running edge's state).
     public let path: String?
     private let salts: Mutex<[Salt]>
+    private let prepared = Mutex<[Prepared]>([])
 
     public init(path: String?, now: Date) throws {
         self.path = path
@@ -48,25 +62,38 @@ public final class SaltStore: Sendable {
 
     /// The salt for the period of `rotation` that contains `date`, created (and persisted) if it is new.
     public func key(for rotation: PrivacyPolicy.SaltRotation, at date: Date) throws -> SymmetricKey {
+        SymmetricKey(data: try salt(for: rotation, at: date).key)
+    }
+
+    /// An HMAC-SHA-256 already keyed with that salt, to be fed and finalised by the caller. The keyed
+    /// state is prepared once per salt, not once per hit.
+    public func hmac(for rotation: PrivacyPolicy.SaltRotation, at date: Date) throws -> HMAC<SHA256> {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        if let prepared = prepared.withLock({ $0.first { $0.covers(rotation, seconds) }?.hmac }) { return prepared }
+        let salt = try salt(for: rotation, at: date)
+        let hmac = HMAC<SHA256>(key: SymmetricKey(data: salt.key))
+        prepared.withLock { prepared in
+            prepared.removeAll { $0.salt.deleteAfter <= seconds || $0.salt.rotation == salt.rotation }
+            prepared.append(Prepared(salt: salt, hmac: hmac))
+        }
+        return hmac
+    }
+
+    private func salt(for rotation: PrivacyPolicy.SaltRotation, at date: Date) throws -> Salt {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         return try salts.withLock { salts in
-            if let salt = salts.first(where: {
-                $0.rotation == rotation.rawValue && $0.periodStart <= seconds && seconds < $0.periodEnd
-            }) {
-                return SymmetricKey(data: salt.key)
-            }
+            if let salt = salts.first(where: { $0.covers(rotation, seconds) }) { return salt }
             let (start, end) = Self.period(of: rotation, containing: date)
-            let key = SymmetricKey(size: .bits256)
             let salt = Salt(
                 rotation: rotation.rawValue,
                 periodStart: Int64(start.timeIntervalSince1970), periodEnd: Int64(end.timeIntervalSince1970),
                 deleteAfter: Int64(end.timeIntervalSince1970) + 86_400,
-                key: key.withUnsafeBytes { Data($0) })
+                key: SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
             var updated = salts.filter { $0.deleteAfter > seconds }
             updated.append(salt)
             try persist(updated)
             salts = updated
-            return key
+            return salt
         }
     }
 
@@ -79,6 +106,7 @@ public final class SaltStore: Sendable {
             try persist(kept)
             salts = kept
         }
+        prepared.withLock { $0.removeAll { $0.salt.deleteAfter <= seconds } }
     }
 
     /// How many salts are held now, and the next time one is due for deletion.

@@ -12,13 +12,16 @@ public struct VisitorHasher: Sendable {
     public init(salts: SaltStore) { self.salts = salts }
 
     public func visitorID(siteID: Int, address: IPAddress, userAgent: String, rotation: PrivacyPolicy.SaltRotation, at date: Date) throws -> String {
-        let key = try salts.key(for: rotation, at: date)
-        var hmac = HMAC<SHA256>(key: key)
-        withUnsafeBytes(of: Int64(siteID).bigEndian) { hmac.update(data: $0) }
-        hmac.update(data: [UInt8(address.bytes.count)])
-        hmac.update(data: address.bytes)
-        hmac.update(data: Array(userAgent.utf8))
-        return Hex.string(Array(hmac.finalize()).prefix(8))
+        var hmac = try salts.hmac(for: rotation, at: date)
+        // One update over the whole message: site id (8 bytes, big-endian), address length, address, user agent.
+        var message: [UInt8] = []
+        message.reserveCapacity(25 + userAgent.utf8.count)
+        withUnsafeBytes(of: Int64(siteID).bigEndian) { message.append(contentsOf: $0) }
+        message.append(UInt8(address.bytes.count))
+        message.append(contentsOf: address.bytes)
+        message.append(contentsOf: userAgent.utf8)
+        hmac.update(data: message)
+        return hmac.finalize().withUnsafeBytes { Hex.string($0.prefix(8)) }
     }
 }
 
