@@ -148,15 +148,22 @@ public struct ReceivedBatch: Sendable {
         guard body.last == UInt8(ascii: "\n") else { throw .malformed("the body does not end with a newline") }
         var hits: [Hit] = []
         hits.reserveCapacity(header.hitCount)
-        let decoder = JSONDecoder()  // one per batch: creating one per hit costs more than decoding it
-        for line in body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
-            guard hits.count < header.hitCount else { throw .malformed("the body holds more than hit_count \(header.hitCount) hits") }
-            do {
-                hits.append(try decoder.decode(Hit.self, from: Data(line)))
-            } catch {
-                throw .malformed("hit \(hits.count + 1) is not a valid record")
+        let result: Result<Void, BatchError> = body.withUnsafeBytes { raw in
+            Result { () throws(BatchError) in
+                var start = 0
+                while start < raw.count {
+                    let end = raw[start...].firstIndex(of: UInt8(ascii: "\n")) ?? raw.count
+                    guard hits.count < header.hitCount else { throw .malformed("the body holds more than hit_count \(header.hitCount) hits") }
+                    do {
+                        hits.append(try Hit.readJSON(UnsafeRawBufferPointer(rebasing: raw[start..<end])))
+                    } catch {
+                        throw .malformed("hit \(hits.count + 1) is not a valid record (\(error))")
+                    }
+                    start = end + 1
+                }
             }
         }
+        try result.get()
         guard hits.count == header.hitCount else {
             throw .malformed("the body holds \(hits.count) hits, not the declared \(header.hitCount)")
         }

@@ -193,7 +193,7 @@ extension Hit {
     }
 
     public static func decodeJSON(_ data: Data) throws -> Hit {
-        try JSONDecoder().decode(Hit.self, from: data)
+        try readJSON(data)
     }
 }
 

@@ -19,6 +19,82 @@ struct HitTests {
     func encoderMatchesFoundation() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let samples = Self.samples()
+        for hit in samples {
+            let expected = try encoder.encode(hit)
+            #expect(try hit.encodedJSON() == expected, "\(String(decoding: expected, as: UTF8.self))")
+            #expect(try Hit.decodeJSON(hit.encodedJSON()) == hit)
+        }
+        var broken = samples[1]
+        broken.eventValue = .nan
+        #expect(throws: (any Error).self) { try broken.encodedJSON() }
+    }
+
+    @Test("The hand-written reader decodes what JSONDecoder decodes, in any shape, and refuses what it refuses")
+    func readerMatchesFoundation() throws {
+        let sortedEncoder = JSONEncoder()
+        sortedEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let prettyEncoder = JSONEncoder()
+        prettyEncoder.outputFormatting = [.prettyPrinted]
+        var variants: [Data] = []
+        for hit in Self.samples() {
+            let canonical = try hit.encodedJSON()
+            variants.append(canonical)
+            variants.append(try JSONEncoder().encode(hit))  // other key order, escaped slashes
+            variants.append(try prettyEncoder.encode(hit))  // whitespace and newlines
+            variants.append(Self.escapingNonASCII(canonical))  // \uXXXX, surrogate pairs for emoji
+            var unknown = Data(#"{"future":{"a":[1,-2.5e3,{"b":null}],"c":"\u00e9\""},"also":[],"#.utf8)
+            unknown.append(canonical.dropFirst())
+            variants.append(unknown)
+        }
+        variants.append(Data(#"{"site_id":1,"kind":"pageview","ts":1,"url":null,"bot":null,"e_v":null,"goal_id":null}"#.utf8))
+        variants.append(Data(#" { "ts" : -7 , "kind" : "x" , "site_id" : 0 , "e_v" : 1E2, "revenue": -0.5e-1 } "#.utf8))
+        for data in variants {
+            let expected = try JSONDecoder().decode(Hit.self, from: data)
+            #expect(try Hit.readJSON(data) == expected, "\(String(decoding: data, as: UTF8.self))")
+        }
+
+        let invalid = [
+            "", "[]", "null", #"{"kind":"pageview","ts":1}"#, #"{"site_id":1,"ts":1}"#, #"{"site_id":1,"kind":"pageview"}"#,
+            #"{"site_id":"1","kind":"pageview","ts":1}"#, #"{"site_id":1,"kind":"pageview","ts":null}"#,
+            #"{"site_id":1,"kind":7,"ts":1}"#, #"{"site_id":1,"kind":"pageview","ts":1,"bot":"yes"}"#,
+            #"{"site_id":1,"kind":"pageview","ts":1"#, #"{"site_id":1,"kind":"pageview","ts":1}x"#,
+            #"{"site_id":1,"kind":"pag\xeview","ts":1}"#,
+            #"{"site_id":1,"kind":"\ud800","ts":1}"#, #"{"site_id":1,"kind":"\udc00\ud800","ts":1}"#,
+            "{\"site_id\":1,\"kind\":\"a\u{1}b\",\"ts\":1}", #"{"site_id":1,"kind":"pageview","ts":01}"#,
+            #"{"site_id":1,"kind":"pageview","ts":1,"e_v":.5}"#, #"{"site_id":1,"kind":"pageview","ts":1,"x":[1,}"#,
+            #"{"site_id":99999999999999999999,"kind":"pageview","ts":1}"#,
+        ].map { Data($0.utf8) } + [Data(#"{"site_id":1,"kind":""#.utf8) + Data([0xFF, 0xFE]) + Data(#"","ts":1}"#.utf8)]
+        for data in invalid {
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(throws: (any Error).self, "JSONDecoder accepted \(text)") { try JSONDecoder().decode(Hit.self, from: data) }
+            #expect(throws: HitJSONError.self, "the reader accepted \(text)") { try Hit.readJSON(data) }
+        }
+        // Stricter than JSONDecoder: integer fields take integer literals only (every writer of the format
+        // sends them so), and a trailing comma, which RFC 8259 does not allow, is refused.
+        #expect(throws: HitJSONError.self) { try Hit.readJSON(Data(#"{"site_id":1.0,"kind":"pageview","ts":1}"#.utf8)) }
+        #expect(throws: HitJSONError.self) { try Hit.readJSON(Data(#"{"site_id":1,"kind":"pageview","ts":1,}"#.utf8)) }
+    }
+
+    /// The same JSON with every non-ASCII character written as a `\uXXXX` escape.
+    static func escapingNonASCII(_ json: Data) -> Data {
+        var out = ""
+        for unit in String(decoding: json, as: UTF8.self).utf16 {
+            if unit < 0x80 { out.unicodeScalars.append(Unicode.Scalar(UInt8(unit))) } else { out += String(format: "\\u%04x", unit) }
+        }
+        return Data(out.utf8)
+    }
+
+    @Test("Kinds, referrer types and devices from a newer writer decode instead of failing")
+    func openEnums() throws {
+        let hit = try Hit.decodeJSON(Data(#"{"site_id":1,"kind":"heatmap_click","ts":1,"ref_type":"ai_assistant","device":"car"}"#.utf8))
+        #expect(hit.kind.rawValue == "heatmap_click")
+        #expect(hit.referrerType?.rawValue == "ai_assistant")
+        #expect(hit.device?.rawValue == "car")
+    }
+
+    /// Records with every field set, control characters, quotes, non-ASCII and awkward numbers.
+    static func samples() -> [Hit] {
         var controls = ""
         for value in 0..<0x20 { controls.unicodeScalars.append(Unicode.Scalar(UInt8(value))) }
         let texts = ["", "plain", controls, #"quote " backslash \ slash /"#, "\u{7f}\u{2028} 日本語 🎉 é", "https://example.com/a?b=c&d=e#f"]
@@ -41,22 +117,7 @@ struct HitTests {
             hit.revenue = numbers[(index + 6) % numbers.count]
             samples.append(hit)
         }
-        for hit in samples {
-            let expected = try encoder.encode(hit)
-            #expect(try hit.encodedJSON() == expected, "\(String(decoding: expected, as: UTF8.self))")
-            #expect(try Hit.decodeJSON(hit.encodedJSON()) == hit)
-        }
-        var broken = full
-        broken.eventValue = .nan
-        #expect(throws: (any Error).self) { try broken.encodedJSON() }
-    }
-
-    @Test("Kinds, referrer types and devices from a newer writer decode instead of failing")
-    func openEnums() throws {
-        let hit = try Hit.decodeJSON(Data(#"{"site_id":1,"kind":"heatmap_click","ts":1,"ref_type":"ai_assistant","device":"car"}"#.utf8))
-        #expect(hit.kind.rawValue == "heatmap_click")
-        #expect(hit.referrerType?.rawValue == "ai_assistant")
-        #expect(hit.device?.rawValue == "car")
+        return samples
     }
 
     @Test("The policy digest is SHA-256 of the canonical text")

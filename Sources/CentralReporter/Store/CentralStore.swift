@@ -209,10 +209,21 @@ public struct CentralStore: BatchStore {
                 arguments: [header.edgeID, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
                             hits.count, header.policyDigest, contentSHA256])
             let insert = try db.cachedStatement(sql: Self.insertHit)
+            let batchValues = [header.edgeID.databaseValue, header.sequence.databaseValue, header.policyDigest.databaseValue]
             var dirty: Set<DirtyDay> = []
+            // A batch's hits mostly fall on one day per site: the last day's bounds answer without a calendar.
+            var lastDay: [Int: (day: LocalDay, start: Int64, end: Int64)] = [:]
             for hit in hits {
-                try insert.execute(arguments: StatementArguments([header.edgeID, header.sequence, header.policyDigest] + hit.columnValues))
-                dirty.insert(DirtyDay(site: hit.siteID, day: LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zones(hit.siteID))))
+                // The values are built from the record's own typed fields, one per placeholder, so GRDB's
+                // argument check is skipped.
+                insert.setUncheckedArguments(StatementArguments(batchValues + hit.columnDatabaseValues))
+                try insert.execute()
+                if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
+                let zone = zones(hit.siteID)
+                let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)
+                let bounds = day.bounds(in: zone)
+                lastDay[hit.siteID] = (day, bounds.start.millisecondsSince1970, bounds.end.millisecondsSince1970)
+                dirty.insert(DirtyDay(site: hit.siteID, day: day))
             }
             let mark = try db.cachedStatement(sql: Self.markDirtySQL)
             for day in dirty { try mark.execute(arguments: [day.site, day.day.description]) }

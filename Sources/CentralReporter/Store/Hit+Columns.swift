@@ -5,7 +5,7 @@ import TallyCore
 /// aggregation and the reports read plain columns rather than parsing a document per hit, and a privacy
 /// officer can see with `sqlite3` exactly what is kept.
 extension Hit {
-    /// The record's columns in `hits`, in the order of `columnValues` and `init(row:)`.
+    /// The record's columns in `hits`, in the order of `columnDatabaseValues` and `init(row:)`.
     static let columns = [
         "site_id", "ts", "kind", "aggregate_only", "is_bot", "visitor_id", "user_id", "new_visit", "pv_id",
         "url", "title", "ref_type", "ref_name", "ref_url",
@@ -26,14 +26,19 @@ extension Hit {
         }
     }
 
-    var columnValues: [(any DatabaseValueConvertible)?] {
+    /// The record's values in `columns` order.
+    var columnDatabaseValues: [DatabaseValue] {
         [
-            siteID, timestamp, kind.rawValue, aggregateOnly, isBot, visitorID, userID, newVisit, pageviewID,
-            url, title, referrerType?.rawValue, referrerName, referrerURL,
-            campaignName, campaignSource, campaignMedium, campaignKeyword, campaignContent,
-            country, region, city, maskedIP,
-            browser, browserVersion, os, osVersion, device?.rawValue, resolution, language, localTime,
-            eventCategory, eventAction, eventName, eventValue, searchKeyword, searchCategory, searchCount, linkURL, goalID, revenue,
+            siteID.databaseValue, timestamp.databaseValue, kind.rawValue.databaseValue, aggregateOnly.databaseValue,
+            isBot.databaseValue, visitorID.databaseValue, userID.databaseValue, newVisit.databaseValue, pageviewID.databaseValue,
+            url.databaseValue, title.databaseValue, referrerType?.rawValue.databaseValue ?? .null, referrerName.databaseValue,
+            referrerURL.databaseValue, campaignName.databaseValue, campaignSource.databaseValue, campaignMedium.databaseValue,
+            campaignKeyword.databaseValue, campaignContent.databaseValue, country.databaseValue, region.databaseValue,
+            city.databaseValue, maskedIP.databaseValue, browser.databaseValue, browserVersion.databaseValue, os.databaseValue,
+            osVersion.databaseValue, device?.rawValue.databaseValue ?? .null, resolution.databaseValue, language.databaseValue,
+            localTime.databaseValue, eventCategory.databaseValue, eventAction.databaseValue, eventName.databaseValue,
+            eventValue.databaseValue, searchKeyword.databaseValue, searchCategory.databaseValue, searchCount.databaseValue,
+            linkURL.databaseValue, goalID.databaseValue, revenue.databaseValue,
         ]
     }
 

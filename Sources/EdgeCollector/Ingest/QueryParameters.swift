@@ -1,3 +1,5 @@
+import TallyCore
+
 /// Matomo tracking parameters from a query string or an `application/x-www-form-urlencoded` body.
 ///
 /// Parsing is strict and bounded: percent escapes must be well formed, the decoded bytes must be valid
@@ -121,38 +123,10 @@ public struct QueryParameters: Sendable, Equatable {
         if bytes.contains(where: { $0 < 0x20 && $0 != UInt8(ascii: "\t") }) {
             throw RequestRejection("Parameter \(name ?? "name") contains control characters; remove them.")
         }
-        guard isValidUTF8(bytes) else {
+        guard bytes.withUnsafeBytes(UTF8Validation.isValid) else {
             throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Well-formed UTF-8 after the Unicode Standard's table 3-7: no overlong forms, no surrogates, nothing
-    /// above U+10FFFF.
-    static func isValidUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var index = bytes.startIndex
-        let end = bytes.endIndex
-        func continuation(_ offset: Int, _ range: ClosedRange<UInt8> = 0x80...0xBF) -> Bool {
-            index + offset < end && range.contains(bytes[index + offset])
-        }
-        while index < end {
-            let lead = bytes[index]
-            let length: Int
-            switch lead {
-            case 0x00...0x7F: length = 1
-            case 0xC2...0xDF: length = continuation(1) ? 2 : 0
-            case 0xE0: length = continuation(1, 0xA0...0xBF) && continuation(2) ? 3 : 0
-            case 0xE1...0xEC, 0xEE...0xEF: length = continuation(1) && continuation(2) ? 3 : 0
-            case 0xED: length = continuation(1, 0x80...0x9F) && continuation(2) ? 3 : 0
-            case 0xF0: length = continuation(1, 0x90...0xBF) && continuation(2) && continuation(3) ? 4 : 0
-            case 0xF1...0xF3: length = continuation(1) && continuation(2) && continuation(3) ? 4 : 0
-            case 0xF4: length = continuation(1, 0x80...0x8F) && continuation(2) && continuation(3) ? 4 : 0
-            default: length = 0
-            }
-            guard length > 0 else { return false }
-            index += length
-        }
-        return true
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
