@@ -84,6 +84,39 @@ struct ComponentTests {
         #expect(s.device == device)
     }
 
+    @Test("Scrubbed URLs keep the tracker's encoding, lose credentials, fragments and denied parameters", arguments: [
+        ("HTTPS://Example.COM:8443/P%41th/a%2Fb?q=a%2Bb+c&gclid=1#frag", "https://example.com:8443/P%41th/a%2Fb?q=a%2Bb+c"),
+        ("https://user:secret@example.com/", "https://example.com/"),
+        ("https://example.com/a b/café?x=é y", "https://example.com/a%20b/caf%C3%A9?x=%C3%A9%20y"),
+        ("http://[2001:DB8::1]:8080/x?", "http://[2001:db8::1]:8080/x"),
+        ("https://example.com:/x?#top", "https://example.com/x"),
+        ("https://münchen.de/straße", "https://xn--mnchen-3ya.de/stra%C3%9Fe"),
+        ("https://example.com/u/bob%40example.org?to=ann%40example.com&q=1&&sessionid=9", "https://example.com/u/%5Bemail%5D?to=%5Bemail%5D&q=1"),
+        ("https://example.com/%zz?a", "https://example.com/%25zz?a"),
+        ("https://example.com", "https://example.com"),
+    ])
+    func scrubbedURL(_ input: String, _ expected: String) throws {
+        #expect(try URLScrubber(policy: PrivacyPolicy()).scrub(url: input)?.url == expected)
+    }
+
+    @Test("Only absolute http(s) URLs with a host are URLs", arguments: [
+        "ftp://example.com/", "https:/example.com/x", "https:///x", "example.com/x", "https://exa mple.com/", "https://ex%20ample.com/",
+        "https://[2001:db8::1/x", "https://example.com:80a/", "mailto:a@example.com", "",
+    ])
+    func notURL(_ input: String) throws {
+        #expect(try URLScrubber(policy: PrivacyPolicy()).scrub(url: input) == nil)
+    }
+
+    @Test("Campaign parameters leave the URL for the campaign, decoded and lower-cased")
+    func campaignParameters() throws {
+        let scrubbed = try URLScrubber(policy: PrivacyPolicy()).scrub(url: "https://example.com/?utm_source=News%20Letter&UTM_MEDIUM=Email&page=2&mtm_campaign=")
+        #expect(scrubbed?.url == "https://example.com/?page=2")
+        #expect(scrubbed?.campaign.source == "news letter")
+        #expect(scrubbed?.campaign.medium == "email")
+        #expect(scrubbed?.campaign.name == nil)
+        #expect(scrubbed?.removed == 3)
+    }
+
     @Test("Allow-list mode keeps only the listed parameters")
     func allowlist() throws {
         var policy = PrivacyPolicy()

@@ -102,7 +102,7 @@ public struct QueryParameters: Sendable, Equatable {
             case UInt8(ascii: "+"):
                 out.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard index + 1 < raw.endIndex, let high = hexValue(raw[index]), let low = hexValue(raw[index + 1])
+                guard index + 1 < raw.endIndex, let high = ASCII.hexValue(raw[index]), let low = ASCII.hexValue(raw[index + 1])
                 else {
                     throw RequestRejection("Malformed percent escape in \(name.map { "parameter \($0)" } ?? "a parameter name"); encode '%' as %25.")
                 }
@@ -127,14 +127,5 @@ public struct QueryParameters: Sendable, Equatable {
             throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

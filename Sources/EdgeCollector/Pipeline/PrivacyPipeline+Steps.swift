@@ -6,11 +6,11 @@ extension PrivacyPipeline {
     func parse(_ s: inout State) throws(RequestRejection) -> Decision {
         let (fields, site) = try TrackingFields.parse(s.request.parameters, config: config, now: s.request.receivedAt)
         if let url = fields.url {
-            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-                  scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
-            else { throw RequestRejection("url=\(url) is not an absolute http(s) URL; send the page's full address.") }
-            s.page = components
-            s.pageHost = host.lowercased()
+            guard let address = WebAddress(url) else {
+                throw RequestRejection("url=\(url) is not an absolute http(s) URL; send the page's full address.")
+            }
+            s.page = address
+            s.pageHost = address.host
         }
         if let address = fields.overrideIP { s.request.clientIP = address }
         s.fields = fields
@@ -161,7 +161,8 @@ extension PrivacyPipeline {
         let scrubber = s.site!.scrubber
         let f = s.f
         var removed = 0
-        if let page = s.page, let result = scrubber.scrub(page) {
+        if let page = s.page {
+            let result = scrubber.scrub(page)
             s.hit.url = result.url
             s.campaign = result.campaign
             removed = result.removed

@@ -121,7 +121,7 @@ extension PrivacyPipeline {
         var aggregateOnly = false
         var aggregateOnlyBecause: String?
         /// The page URL as parsed once in `parse`, and its host.
-        var page: URLComponents?
+        var page: WebAddress?
         var pageHost: String?
         /// The user agent's summary, computed once in `exclusions` (bot detection) and reused.
         var userAgent: UserAgentSummary?

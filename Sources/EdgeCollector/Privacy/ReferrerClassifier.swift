@@ -39,9 +39,9 @@ public struct ReferrerClassifier: Sendable {
     }
 
     public func classify(referrer: String?, campaign: Campaign, site: SiteConfig, pageHost: String?) -> Result {
-        let components = referrer.flatMap { $0.isEmpty ? nil : URLComponents(string: $0) }
-        let host = components?.host?.lowercased()
-        let reducedURL = components.flatMap(reduce)
+        let address = referrer.flatMap { $0.isEmpty ? nil : WebAddress($0) }
+        let host = address?.host
+        let reducedURL = address.flatMap(reduce)
 
         if !campaign.isEmpty {
             return Result(type: .campaign, name: campaign.name ?? campaign.source, url: reducedURL)
@@ -74,24 +74,17 @@ public struct ReferrerClassifier: Sendable {
         return nil
     }
 
-    /// The referrer URL as the policy's mode allows.
-    private func reduce(_ components: URLComponents) -> String? {
-        var components = components
-        components.fragment = nil
-        components.user = nil
-        components.password = nil
+    /// The referrer URL as the policy's mode allows (user name, password and fragment are already gone).
+    private func reduce(_ address: WebAddress) -> String? {
         switch mode {
         case .none:
             return nil
         case .full:
-            return components.string.map(scrubber.redact)
+            return scrubber.redact(address.text(path: address.path, query: address.query))
         case .stripQuery:
-            components.query = nil
-            return components.string.map(scrubber.redact)
+            return scrubber.redact(address.text(path: address.path, query: ArraySlice<UInt8>?.none))
         case .origin:
-            components.query = nil
-            components.path = ""
-            return components.string
+            return address.origin
         }
     }
 }

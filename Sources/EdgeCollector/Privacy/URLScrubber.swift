@@ -65,42 +65,57 @@ public struct URLScrubber: Sendable {
     /// The scrubbed URL, the campaign it carried and how many query parameters were removed (campaign
     /// parameters included). `nil` when the text is not an absolute http(s) URL.
     public func scrub(url text: String) -> (url: String, campaign: Campaign, removed: Int)? {
-        URLComponents(string: text).flatMap(scrub)
+        WebAddress(text).map(scrub)
     }
 
-    func scrub(_ components: URLComponents) -> (url: String, campaign: Campaign, removed: Int)? {
-        var components = components
-        guard let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = components.host, !host.isEmpty
-        else { return nil }
-        components.scheme = scheme
-        components.host = host.lowercased()
-        components.fragment = nil
-        components.user = nil
-        components.password = nil
-        components.path = redact(components.path)
-
+    /// Scheme and host lower-cased; user name, password and fragment gone (`WebAddress` drops them);
+    /// path and kept parameters as the tracker encoded them, unless redaction changed them, in which case
+    /// the redacted text is encoded afresh.
+    func scrub(_ address: WebAddress) -> (url: String, campaign: Campaign, removed: Int) {
+        let path = redacted(address.path, allowing: WebAddress.allowedInPath)
         var campaign = Campaign()
         var removed = 0
-        if let items = components.queryItems {
-            var kept: [URLQueryItem] = []
-            for item in items {
-                let name = item.name.lowercased()
+        var kept: [UInt8] = []
+        if let query = address.query {
+            for item in query.split(separator: UInt8(ascii: "&")) {
+                let equals = item.firstIndex(of: UInt8(ascii: "="))
+                let rawName = item[..<(equals ?? item.endIndex)]
+                let rawValue = equals.map { item[($0 + 1)...] }
+                let name = (WebAddress.percentDecoded(rawName) ?? String(decoding: rawName, as: UTF8.self)).lowercased()
                 if let field = Self.campaignParameters[name] {
-                    if let value = item.value.map(redact), !value.isEmpty, campaign[field] == nil {
-                        campaign[field] = value.lowercased()
+                    if let rawValue, campaign[field] == nil {
+                        let value = redact(WebAddress.percentDecoded(rawValue) ?? String(decoding: rawValue, as: UTF8.self))
+                        if !value.isEmpty { campaign[field] = value.lowercased() }
                     }
+                    removed += 1
                     continue
                 }
-                if !keeps(parameter: name) { continue }
-                kept.append(URLQueryItem(name: redact(item.name), value: item.value.map(redact)))
+                guard keeps(parameter: name) else {
+                    removed += 1
+                    continue
+                }
+                if !kept.isEmpty { kept.append(UInt8(ascii: "&")) }
+                kept.append(contentsOf: redacted(rawName, allowing: WebAddress.allowedInQueryValue))
+                if let rawValue {
+                    kept.append(UInt8(ascii: "="))
+                    kept.append(contentsOf: redacted(rawValue, allowing: WebAddress.allowedInQueryValue))
+                }
             }
-            removed = items.count - kept.count
-            components.queryItems = kept.isEmpty ? nil : kept
         }
-        guard let url = components.string else { return nil }
-        return (url, campaign, removed)
+        return (address.text(path: path, query: kept.isEmpty ? nil : kept), campaign, removed)
     }
+
+    /// A percent-encoded component with e-mail addresses and the policy's patterns redacted in its decoded
+    /// text: as it was when nothing matched, else the redacted text encoded.
+    private func redacted(_ component: ArraySlice<UInt8>, allowing allowed: (UInt8) -> Bool) -> ArraySlice<UInt8> {
+        guard redactEmailsOrPatterns else { return component }
+        let decoded = WebAddress.percentDecoded(component) ?? String(decoding: component, as: UTF8.self)
+        let clean = redact(decoded)
+        return clean == decoded ? component : WebAddress.percentEncoded(clean, allowing: allowed)[...]
+    }
+
+    /// Whether `redact` can change anything at all.
+    private var redactEmailsOrPatterns: Bool { policy.redactEmails || !patterns.isEmpty }
 
     /// Whether the policy keeps a query parameter (by lower-case name).
     func keeps(parameter name: String) -> Bool {
