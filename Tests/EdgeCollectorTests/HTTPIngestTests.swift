@@ -120,8 +120,13 @@ struct HTTPIngestTests {
         try await edge.run { client in
             _ = try await client.track("/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F", ip: "198.51.100.20, 203.0.113.5")
             _ = try await client.track("/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F", headers: ["Forwarded": "for=\"[2001:db8:1:2::9]:4711\""])
+            // The same chain in two header lines reads as one list (RFC 9110 §5.3).
+            var split: HTTPFields = [.userAgent: Fixtures.chrome]
+            split.append(HTTPField(name: HTTPField.Name("X-Forwarded-For")!, value: "198.51.100.20"))
+            split.append(HTTPField(name: HTTPField.Name("X-Forwarded-For")!, value: "203.0.113.5"))
+            _ = try await client.executeRequest(uri: "/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F", method: .get, headers: split, body: nil)
         }
-        #expect(try edge.bufferedHits().map(\.city) == ["Paris", "Stockholm"])
+        #expect(try edge.bufferedHits().map(\.city) == ["Paris", "Stockholm", "Paris"])
 
         let untrusting = try LiveEdge(extra: "")
         let config = try Fixtures.configTOML(dataDir: untrusting.directory.file("d2"))

@@ -2,7 +2,8 @@
 # Edge ingest: tally-edge (full privacy pipeline, a GeoIP database of 50,000 networks, durable ack) against
 # nginx answering `return 204`, both driven by wrk with the same Matomo pageview mix (matomo-mix.lua),
 # alternately, several times. Prints requests/s at full load, p50/p99 latency at half of Tally's maximum
-# rate, and tally-edge's resident memory idle and at its peak under load.
+# rate, and tally-edge's resident memory idle and at its peak under load. A Hummingbird route that does
+# nothing (`tally-bench bare`) runs in the same rounds: the ceiling of the HTTP stack the edge is built on.
 #   scripts/bench/edge.sh [RUNS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,10 +15,13 @@ connections=${3:-64}
 work="${TALLY_BENCH_DIR:-/tmp/tally-bench-edge}"
 tally_port=18181
 nginx_port=18182
+bare_port=18183
 
 scripts/install-deps.sh > /dev/null
 bench_install wrk nginx-light
-swift build -c release --product tally-edge > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }
+for product in tally-edge tally-bench; do
+    swift build -c release --product "$product" > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }
+done
 bin="$(swift build -c release --show-bin-path)"
 
 rm -rf "$work"
@@ -67,9 +71,12 @@ NGINX
 edge_pid=$!
 nginx -c "$work/nginx/nginx.conf" &
 nginx_pid=$!
-trap 'kill $edge_pid $nginx_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+"$bin/tally-bench" bare --port "$bare_port" > /dev/null 2>&1 &
+bare_pid=$!
+trap 'kill $edge_pid $nginx_pid $bare_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 wait_for_port "$tally_port"
 wait_for_port "$nginx_port"
+wait_for_port "$bare_port"
 sleep 2
 idle_rss=$(rss_mb "$edge_pid")
 nginx_idle_rss=$(rss_mb "$nginx_pid")
@@ -88,17 +95,20 @@ wrk_run() {
         END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
 }
 
-echo "Warming up both servers." >&2
+echo "Warming up the servers." >&2
 wrk_run "$nginx_port" "$connections" > /dev/null
+wrk_run "$bare_port" "$connections" > /dev/null
 wrk_run "$tally_port" "$connections" > /dev/null
 
-nginx_rps=(); tally_rps=(); tally_bad=0
+nginx_rps=(); bare_rps=(); tally_rps=(); tally_bad=0
 for run in $(seq "$runs"); do
     read -r rps _ _ _ < <(wrk_run "$nginx_port" "$connections"); nginx_rps+=("$rps")
+    read -r rps _ _ _ < <(wrk_run "$bare_port" "$connections"); bare_rps+=("$rps")
     read -r rps _ _ bad < <(wrk_run "$tally_port" "$connections"); tally_rps+=("$rps"); tally_bad=$((tally_bad + bad))
-    echo "Run $run at full load: nginx ${nginx_rps[-1]} req/s, tally-edge ${tally_rps[-1]} req/s." >&2
+    echo "Run $run at full load: nginx ${nginx_rps[-1]} req/s, bare Hummingbird ${bare_rps[-1]} req/s, tally-edge ${tally_rps[-1]} req/s." >&2
 done
 nginx_max=$(median "${nginx_rps[@]}")
+bare_max=$(median "${bare_rps[@]}")
 tally_max=$(median "${tally_rps[@]}")
 load_rss=$(peak_rss_mb "$edge_pid")
 
@@ -111,6 +121,7 @@ for run in $(seq "$runs"); do
     echo "Run $run at half rate: nginx p99 ${n_p99[-1]} ms, tally-edge p99 ${t_p99[-1]} ms." >&2
 done
 buffered=$("$bin/tally-edge" status -c "$work/edge.toml" | awk '/^Buffered hits:/ { print $3 }')
+read -r sync_p50 sync_p99 sync_max < <(python3 scripts/bench/fsync-latency.py "$work/edge")
 
 cat <<TABLE
 
@@ -120,6 +131,7 @@ Machine: $(machine)
 | Measure | nginx \`return 204\` | tally-edge | ratio |
 |---|---:|---:|---:|
 | Requests/s at full load ($connections connections) | $nginx_max | $tally_max | $(ratio "$tally_max" "$nginx_max")× |
+| Requests/s of a Hummingbird route that does nothing | $nginx_max | $bare_max | $(ratio "$bare_max" "$nginx_max")× |
 | Achieved rate when offered $target req/s (half of Tally's max), req/s | $(median "${n_rate[@]}") | $(median "${t_rate[@]}") | |
 | p50 latency at the paced rate, ms | $(median "${n_p50[@]}") | $(median "${t_p50[@]}") | |
 | p99 latency at the paced rate, ms | $(median "${n_p99[@]}") | $(median "${t_p99[@]}") | |
@@ -127,4 +139,5 @@ Machine: $(machine)
 | Resident memory, peak under load, MB | $(peak_rss_mb "$nginx_pid") | $load_rss | |
 
 tally-edge answered $tally_bad requests with a status other than 2xx and holds $buffered hits in its buffer.
+The disk under the buffer, idle: fdatasync of an 8 KiB append p50 $sync_p50 ms, p99 $sync_p99 ms, max $sync_max ms.
 TABLE

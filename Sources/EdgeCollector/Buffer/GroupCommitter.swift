@@ -16,7 +16,7 @@ public final class GroupCommitter: Service, Sendable {
 
     private struct Pending {
         var hits: [BufferedHit] = []
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var waiters: [UnsafeContinuation<Void, any Error>] = []
         var drops: [DropReason: Int] = [:]
         var bytes = 0
         var isEmpty: Bool { hits.isEmpty && drops.isEmpty }
@@ -53,7 +53,9 @@ public final class GroupCommitter: Service, Sendable {
         guard !hits.isEmpty else { return }
         let bytes = hits.reduce(0) { $0 + $1.payload.count }
         if durable {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // Unsafe rather than checked: one allocation less per request, and each continuation is
+            // resumed exactly once, by `commitPending` or right here.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let refused: Failure? = state.withLock { state in
                     if let refusal = admit(&state, bytes: bytes) { return refusal }
                     state.pending.hits.append(contentsOf: hits)

@@ -146,26 +146,54 @@ struct TrackingController: Sendable {
     }
 
     private func incoming(_ request: Request, peer: IPAddress, parameters: QueryParameters) -> IncomingRequest {
-        let headers = request.headers
-        var signals: [String: String] = [:]
-        for name in Self.signalHeaders {
-            if let value = headers[name] { signals[name.canonicalName] = String(value.trimmingBlanks()) }
-        }
-        let client = resolver.resolve(peer: peer, forwardedFor: headers[.xForwardedFor], forwarded: headers[.forwarded])
+        let headers = RequestHeaders(request.headers)
+        let client = resolver.resolve(peer: peer, forwardedFor: headers.forwardedFor, forwarded: headers.forwarded)
         return IncomingRequest(
             clientIP: client,
-            userAgent: parameters["ua"] ?? headers[.userAgent] ?? "",
-            acceptLanguage: headers[.acceptLanguage],
-            headers: signals,
-            cookies: headers[.cookie] == nil ? [:] : IncomingRequest.parseCookies(headers[values: .cookie].joined(separator: "; ")),
+            userAgent: parameters["ua"] ?? headers.userAgent ?? "",
+            acceptLanguage: headers.acceptLanguage,
+            headers: headers.signals,
+            cookies: headers.cookie.map(IncomingRequest.parseCookies) ?? [:],
             parameters: parameters,
             receivedAt: clock.now())
     }
 
-    /// The privacy and prefetch signals the pipeline reads.
-    static let signalHeaders: [HTTPField.Name] = [
-        .dnt, .xDoNotTrack, .secGPC, .purpose, .secPurpose, .xPurpose, .xMoz,
-    ]
+    /// The request headers the pipeline reads, gathered in one pass over the fields. (Looking each one up
+    /// by name scans the fields every time and joins the values of each into a new string.)
+    struct RequestHeaders {
+        var userAgent: String?
+        var acceptLanguage: String?
+        var forwardedFor: String?
+        var forwarded: String?
+        var cookie: String?
+        /// The privacy and prefetch signals, by lower-case name, trimmed.
+        var signals: [String: String] = [:]
+
+        init(_ fields: HTTPFields) {
+            for field in fields {
+                switch field.name.canonicalName {
+                case "user-agent": Self.add(field.value, to: &userAgent, separator: ", ")
+                case "accept-language": Self.add(field.value, to: &acceptLanguage, separator: ", ")
+                case "x-forwarded-for": Self.add(field.value, to: &forwardedFor, separator: ", ")
+                case "forwarded": Self.add(field.value, to: &forwarded, separator: ", ")
+                case "cookie": Self.add(field.value, to: &cookie, separator: "; ")
+                case let name where TrackingController.signalHeaders.contains(name):
+                    var value = signals[name]
+                    Self.add(field.value, to: &value, separator: ", ")
+                    signals[name] = value.map { String($0.trimmingBlanks()) }
+                default: break
+                }
+            }
+        }
+
+        /// A repeated field's values joined, as HTTP reads them (RFC 9110 §5.3; cookies with "; ").
+        private static func add(_ value: String, to existing: inout String?, separator: String) {
+            existing = existing.map { $0 + separator + value } ?? value
+        }
+    }
+
+    /// The privacy and prefetch signals the pipeline reads, by lower-case name.
+    static let signalHeaders: Set<String> = ["dnt", "x-do-not-track", "sec-gpc", "purpose", "sec-purpose", "x-purpose", "x-moz"]
 
     private func respond(_ outcome: TrackingIngest.Outcome, request: Request) -> Response {
         switch outcome {
@@ -211,14 +239,4 @@ struct TrackingController: Sendable {
     }
 }
 
-extension HTTPField.Name {
-    static let dnt = Self("DNT")!
-    static let xDoNotTrack = Self("X-Do-Not-Track")!
-    static let secGPC = Self("Sec-GPC")!
-    static let purpose = Self("Purpose")!
-    static let secPurpose = Self("Sec-Purpose")!
-    static let xPurpose = Self("X-Purpose")!
-    static let xMoz = Self("X-Moz")!
-    static let xForwardedFor = Self("X-Forwarded-For")!
-    static let forwarded = Self("Forwarded")!
-}
+

@@ -86,9 +86,9 @@ public struct TrackingIngest: Sendable {
             return .unavailable
         }
         metrics.accepted.increment(by: Int64(hits.count))
-        let bots = hits.filter(\.hit.isBot).count
+        let bots = hits.count(where: \.isBot)
         if bots > 0 { metrics.botsCounted.increment(by: Int64(bots)) }
-        let aggregateOnly = hits.filter(\.hit.aggregateOnly).count
+        let aggregateOnly = hits.count(where: \.aggregateOnly)
         if aggregateOnly > 0 { metrics.aggregateOnly.increment(by: Int64(aggregateOnly)) }
         return nil
     }

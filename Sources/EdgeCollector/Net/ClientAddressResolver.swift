@@ -16,7 +16,10 @@ public struct ClientAddressResolver: Sendable {
         if let forwarded, !forwarded.isEmpty {
             chain = Self.parseForwarded(forwarded)
         } else if let forwardedFor, !forwardedFor.isEmpty {
-            chain = forwardedFor.split(separator: ",").compactMap { IPAddress($0.trimmingBlanks()) }
+            // One address (a proxy in front of the edge) is the usual case: no list to build.
+            chain = forwardedFor.utf8.contains(UInt8(ascii: ","))
+                ? forwardedFor.split(separator: ",").compactMap { IPAddress($0.trimmingBlanks()) }
+                : IPAddress(forwardedFor.trimmingBlanks()).map { [$0] } ?? []
         } else {
             return peer
         }
