@@ -14,6 +14,10 @@ struct TrackingController: Sendable {
 
     /// Matomo's 1×1 transparent GIF, byte for byte (core/Tracker/Response.php, `$trans_gif_64`).
     static let transparentGIF: [UInt8] = Array(Data(base64Encoded: "R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==") ?? Data())
+    static let transparentGIFBuffer = ByteBuffer(bytes: transparentGIF)
+    /// Without an `Origin` the CORS answer is `*`; with one, `addCORS` echoes it.
+    static let noContentHeaders: HTTPFields = [.cacheControl: "no-store", .accessControlAllowOrigin: "*"]
+    static let imageHeaders: HTTPFields = [.contentType: "image/gif", .cacheControl: "no-store", .accessControlAllowOrigin: "*"]
 
     func addRoutes(to router: Router<EdgeRequestContext>) {
         for path in ["/matomo.php", "/piwik.php"] {
@@ -198,14 +202,11 @@ struct TrackingController: Sendable {
     private func respond(_ outcome: TrackingIngest.Outcome, request: Request) -> Response {
         switch outcome {
         case let .stored(sendImage), let .dropped(_, sendImage):
-            var response: Response
-            if sendImage {
-                response = Response(status: .ok, headers: [.contentType: "image/gif"], body: .init(byteBuffer: ByteBuffer(bytes: Self.transparentGIF)))
-            } else {
-                response = Response(status: .noContent)
-            }
-            response.headers[.cacheControl] = "no-store"
-            addCORS(&response, request: request)
+            // The answer to almost every request: its headers and body are built once and shared.
+            var response = sendImage
+                ? Response(status: .ok, headers: Self.imageHeaders, body: .init(byteBuffer: Self.transparentGIFBuffer))
+                : Response(status: .noContent, headers: Self.noContentHeaders)
+            if request.headers[.origin] != nil { addCORS(&response, request: request) }
             return response
         case let .rejected(rejection):
             return text(rejection.reason, status: rejection.status, request: request)
