@@ -266,8 +266,8 @@ struct HitJSONReader {
         return Array(try readString().utf8)
     }
 
-    /// A JSON string: escapes decoded (`\uXXXX` with surrogate pairs), control characters refused, the
-    /// bytes valid UTF-8.
+    /// A JSON string: escapes decoded (`\u` with four hex digits, surrogate pairs joined), control
+    /// characters refused, the bytes valid UTF-8.
     private mutating func readString() throws(HitJSONError) -> String {
         guard next() == UInt8(ascii: "\"") else { throw failure("expected a string", at: index - 1) }
         let start = index
