@@ -87,6 +87,11 @@ struct ShipperTests {
         // Then acknowledged: deleted.
         #expect(try await shipper.shipOnce())
         #expect(edge.buffer.storedCount == 2)
+        // What /healthz and /metrics report (running totals) is what the file holds (counted).
+        let reported = try edge.buffer.status(now: Date())
+        let counted = try BufferStatus.read(bufferAt: edge.config.bufferPath, now: Date())
+        #expect(reported == counted)
+        #expect(reported.depth == 2 && reported.payloadBytes > 0)
 
         let batches = transport.sent.withLock { $0 }
         #expect(batches.count == 3)

@@ -157,8 +157,12 @@ public struct HitBuffer: HitSink {
         try writer.read { db in try StoredHit.fetch(db, limit: limit) }
     }
 
+    /// Depth and bytes come from the running totals the buffer keeps for `max_buffer_bytes`: counting the
+    /// table scanned every row, which `/healthz` and `/metrics` did on each call.
     public func status(now: Date) throws -> BufferStatus {
-        try writer.read { db in try BufferStatus.read(db, now: now) }
+        var status = try writer.read { db in try BufferStatus.read(db, now: now, counting: false) }
+        (status.depth, status.payloadBytes) = totals.value.withLock { ($0.count, $0.bytes) }
+        return status
     }
 }
 
@@ -186,8 +190,9 @@ public struct BufferStatus: Sendable, Equatable {
 
     public func oldestAge(now: Date) -> TimeInterval? { oldestReceivedAt.map { max(0, now.timeIntervalSince($0)) } }
 
-    static func read(_ db: Database, now: Date) throws -> BufferStatus {
-        let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM hits")
+    /// With `counting: false` depth and bytes are left at zero for the caller to fill.
+    static func read(_ db: Database, now: Date, counting: Bool = true) throws -> BufferStatus {
+        let row = counting ? try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM hits") : nil
         let oldest = try Int64.fetchOne(db, sql: "SELECT received_at FROM hits ORDER BY id LIMIT 1")
         var drops: [DropReason: Int] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT reason, count FROM drop_counts") {
