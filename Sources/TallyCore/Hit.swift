@@ -80,7 +80,7 @@ public struct Hit: Codable, Sendable, Equatable {
         self.timestamp = timestamp
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case siteID = "site_id", kind, timestamp = "ts", aggregateOnly = "aggregate_only", isBot = "bot"
         case visitorID = "visitor_id", userID = "user_id", newVisit = "new_visit", pageviewID = "pv_id"
         case url, title

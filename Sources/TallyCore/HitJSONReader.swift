@@ -34,78 +34,17 @@ struct HitJSONReader {
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    /// The record's fields by key. Keys are found through a 64-bit FNV-1a hash of their bytes, then
-    /// compared in full, so an unknown key that happens to share a hash is still skipped.
-    private enum Field: CaseIterable {
-        case siteID, kind, timestamp, aggregateOnly, isBot, visitorID, userID, newVisit, pageviewID, url, title
-        case referrerType, referrerName, referrerURL
-        case campaignName, campaignSource, campaignMedium, campaignKeyword, campaignContent
-        case country, region, city, maskedIP, browser, browserVersion, os, osVersion, device
-        case resolution, language, localTime, eventCategory, eventAction, eventName, eventValue
-        case searchKeyword, searchCategory, searchCount, linkURL, goalID, revenue
-
-        var key: Hit.CodingKeys {
-            switch self {
-            case .siteID: .siteID
-            case .kind: .kind
-            case .timestamp: .timestamp
-            case .aggregateOnly: .aggregateOnly
-            case .isBot: .isBot
-            case .visitorID: .visitorID
-            case .userID: .userID
-            case .newVisit: .newVisit
-            case .pageviewID: .pageviewID
-            case .url: .url
-            case .title: .title
-            case .referrerType: .referrerType
-            case .referrerName: .referrerName
-            case .referrerURL: .referrerURL
-            case .campaignName: .campaignName
-            case .campaignSource: .campaignSource
-            case .campaignMedium: .campaignMedium
-            case .campaignKeyword: .campaignKeyword
-            case .campaignContent: .campaignContent
-            case .country: .country
-            case .region: .region
-            case .city: .city
-            case .maskedIP: .maskedIP
-            case .browser: .browser
-            case .browserVersion: .browserVersion
-            case .os: .os
-            case .osVersion: .osVersion
-            case .device: .device
-            case .resolution: .resolution
-            case .language: .language
-            case .localTime: .localTime
-            case .eventCategory: .eventCategory
-            case .eventAction: .eventAction
-            case .eventName: .eventName
-            case .eventValue: .eventValue
-            case .searchKeyword: .searchKeyword
-            case .searchCategory: .searchCategory
-            case .searchCount: .searchCount
-            case .linkURL: .linkURL
-            case .goalID: .goalID
-            case .revenue: .revenue
-            }
+    /// The record's keys, found through a 64-bit FNV-1a hash of their bytes and then compared in full,
+    /// so an unknown key that happens to share a hash is still skipped.
+    private static let keysByHash: [UInt64: (Hit.CodingKeys, [UInt8])] = {
+        var table: [UInt64: (Hit.CodingKeys, [UInt8])] = [:]
+        for key in Hit.CodingKeys.allCases {
+            let name = Array(key.stringValue.utf8)
+            let previous = table.updateValue((key, name), forKey: FNV1a.hash(name))
+            precondition(previous == nil, "two hit keys share a hash")
         }
-
-        static let byHash: [UInt64: (Field, [UInt8])] = {
-            var table: [UInt64: (Field, [UInt8])] = [:]
-            for field in allCases {
-                let name = Array(field.key.stringValue.utf8)
-                let previous = table.updateValue((field, name), forKey: fnv1a(name[...]))
-                precondition(previous == nil, "two hit keys share a hash")
-            }
-            return table
-        }()
-    }
-
-    static func fnv1a(_ bytes: some Collection<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return hash
-    }
+        return table
+    }()
 
     mutating func readHit() throws(HitJSONError) -> Hit {
         var hit = Hit(siteID: 0, kind: .pageview, timestamp: 0)
@@ -123,7 +62,7 @@ struct HitJSONReader {
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"))
                 skipWhitespace()
-                if let (field, name) = Field.byHash[Self.fnv1a(key)], name.elementsEqual(key) {
+                if let (field, name) = Self.keysByHash[FNV1a.hash(key)], name.elementsEqual(key) {
                     switch field {
                     case .siteID: hit.siteID = Int(try required(try optionalInteger(), keyStart)); seenSite = true
                     case .kind: hit.kind = HitKind(rawValue: try required(try optionalString(), keyStart)); seenKind = true

@@ -206,7 +206,7 @@ struct TrackingController: Sendable {
             var response = sendImage
                 ? Response(status: .ok, headers: Self.imageHeaders, body: .init(byteBuffer: Self.transparentGIFBuffer))
                 : Response(status: .noContent, headers: Self.noContentHeaders)
-            if request.headers[.origin] != nil { addCORS(&response, request: request) }
+            if let origin = request.headers[.origin] { Self.echo(origin: origin, into: &response) }
             return response
         case let .rejected(rejection):
             return text(rejection.reason, status: rejection.status, request: request)
@@ -231,12 +231,16 @@ struct TrackingController: Sendable {
     /// echoed rather than `*`, which credentialed requests may not use (Fetch standard, CORS protocol).
     private func addCORS(_ response: inout Response, request: Request) {
         if let origin = request.headers[.origin] {
-            response.headers[.accessControlAllowOrigin] = origin
-            response.headers[.accessControlAllowCredentials] = "true"
-            response.headers[.vary] = "Origin"
+            Self.echo(origin: origin, into: &response)
         } else {
             response.headers[.accessControlAllowOrigin] = "*"
         }
+    }
+
+    private static func echo(origin: String, into response: inout Response) {
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.accessControlAllowCredentials] = "true"
+        response.headers[.vary] = "Origin"
     }
 }
 

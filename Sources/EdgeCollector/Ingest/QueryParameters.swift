@@ -22,13 +22,7 @@ public struct QueryParameters: Sendable, Equatable {
             self.value = value
         }
 
-        static func tag(_ name: String) -> UInt64 {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in name.utf8 {
-                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-            }
-            return hash
-        }
+        static func tag(_ name: String) -> UInt64 { FNV1a.hash(name.utf8) }
     }
 
     private var pairs: [Pair] = []
