@@ -127,6 +127,8 @@ let package = Package(
         .testTarget(
             name: "TallyCoreTests",
             dependencies: ["TallyCore"],
+            // The batch test vector, read from its path by the tests.
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

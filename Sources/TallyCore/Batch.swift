@@ -4,7 +4,11 @@ import Foundation
 /// The header of a batch: who sent it, its place in the edge's sequence, and what it holds.
 public struct BatchHeader: Codable, Sendable, Equatable {
     public var edgeID: String
-    /// 1, 2, 3, … per edge, persisted by the edge; central stores each (edge, sequence) once.
+    /// The numbering the sequence belongs to: 16 lower-case hex digits chosen at random when an edge's
+    /// buffer is created, or empty for the one unnamed stream of buffers made before streams existed.
+    /// A buffer lost and replaced starts a new stream, so its numbers never collide with the old ones.
+    public var stream: String
+    /// 1, 2, 3, … per stream, persisted by the edge; central stores each (edge, stream, sequence) once.
     public var sequence: Int64
     /// Milliseconds since 1970 UTC.
     public var createdAt: Int64
@@ -16,8 +20,12 @@ public struct BatchHeader: Codable, Sendable, Equatable {
     /// `zlib`: the body is RFC 1950 zlib over JSON Lines.
     public var compression: String
 
-    public init(edgeID: String, sequence: Int64, createdAt: Int64, hitCount: Int, policyDigest: String, bodyBytes: Int, compression: String = "zlib") {
+    public init(
+        edgeID: String, stream: String = "", sequence: Int64, createdAt: Int64, hitCount: Int, policyDigest: String, bodyBytes: Int,
+        compression: String = "zlib"
+    ) {
         self.edgeID = edgeID
+        self.stream = stream
         self.sequence = sequence
         self.createdAt = createdAt
         self.hitCount = hitCount
@@ -27,8 +35,47 @@ public struct BatchHeader: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case edgeID = "edge_id", sequence, createdAt = "created_at", hitCount = "hit_count"
+        case edgeID = "edge_id", stream, sequence, createdAt = "created_at", hitCount = "hit_count"
         case policyDigest = "policy_digest", bodyBytes = "body_bytes", compression
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        edgeID = try c.decode(String.self, forKey: .edgeID)
+        stream = try c.decodeIfPresent(String.self, forKey: .stream) ?? ""
+        sequence = try c.decode(Int64.self, forKey: .sequence)
+        createdAt = try c.decode(Int64.self, forKey: .createdAt)
+        hitCount = try c.decode(Int.self, forKey: .hitCount)
+        policyDigest = try c.decode(String.self, forKey: .policyDigest)
+        bodyBytes = try c.decode(Int.self, forKey: .bodyBytes)
+        compression = try c.decode(String.self, forKey: .compression)
+    }
+
+    /// The unnamed stream is written as no `stream` key at all, so its headers are byte for byte those of
+    /// buffers made before streams existed.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(edgeID, forKey: .edgeID)
+        if !stream.isEmpty { try c.encode(stream, forKey: .stream) }
+        try c.encode(sequence, forKey: .sequence)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(hitCount, forKey: .hitCount)
+        try c.encode(policyDigest, forKey: .policyDigest)
+        try c.encode(bodyBytes, forKey: .bodyBytes)
+        try c.encode(compression, forKey: .compression)
+    }
+
+    /// A fresh stream id: 64 random bits as 16 lower-case hex digits.
+    public static func newStream() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Whether `text` is a stream id a header may carry.
+    public static func isValidStream(_ text: String) -> Bool {
+        text.isEmpty || (text.utf8.count == 16 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
     }
 }
 
@@ -125,6 +172,7 @@ public struct ReceivedBatch: Sendable {
         guard h.edgeID.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", options: .regularExpression) != nil else {
             throw .malformed("edge_id \"\(h.edgeID)\" is not an edge id")
         }
+        guard BatchHeader.isValidStream(h.stream) else { throw .malformed("stream \"\(h.stream)\" is not 16 lower-case hex digits") }
         guard h.sequence >= 1 else { throw .malformed("sequence \(h.sequence) is not positive") }
         guard h.createdAt > 0 else { throw .malformed("created_at \(h.createdAt) is not a time") }
         guard h.hitCount >= 1 else { throw .malformed("hit_count \(h.hitCount) is not positive") }

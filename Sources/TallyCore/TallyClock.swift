@@ -13,8 +13,13 @@ public struct SystemClock: TallyClock {
 }
 
 extension Date {
-    /// Milliseconds since 1970 UTC, the unit hits are stamped in.
-    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// Milliseconds since 1970 UTC, the unit hits are stamped in. Saturates instead of trapping for a
+    /// moment beyond Int64's range (a date a client or operator typed can be anything).
+    public var millisecondsSince1970: Int64 {
+        let ms = (timeIntervalSince1970 * 1000).rounded(.down)
+        guard ms.isFinite else { return ms > 0 ? .max : .min }
+        return Int64(exactly: ms) ?? (ms > 0 ? .max : .min)
+    }
 
     public init(millisecondsSince1970 ms: Int64) {
         self.init(timeIntervalSince1970: Double(ms) / 1000)

@@ -98,6 +98,10 @@ struct Aggregate: AsyncParsableCommand {
             guard let fromText = from, let toText = to, let first = LocalDay(fromText), let last = LocalDay(toText) else {
                 usageError("--from and --to must both be dates (YYYY-MM-DD).")
             }
+            let supported = LocalDay.reportable
+            guard supported.contains(first), supported.contains(last) else {
+                usageError("--from \(fromText) --to \(toText) reaches outside the supported dates \(supported.lowerBound) to \(supported.upperBound); pick days in that range.")
+            }
             guard first <= last else { usageError("--from \(fromText) is after --to \(toText); put the earlier date first.") }
             let sites = try site.map { [$0] } ?? components.store.siteIDs()
             for site in sites { try await components.store.markDirty(site: site, from: first, to: last) }

@@ -35,14 +35,14 @@ struct Token: AsyncParsableCommand {
             let now = Date()
             var expiry: Date?
             if let expires {
-                if expires.hasSuffix("d"), let days = Int(expires.dropLast()), days > 0 {
+                if expires.hasSuffix("d"), let days = Int(expires.dropLast()), (1...36_500).contains(days) {
                     expiry = now.addingTimeInterval(Double(days) * 86_400)
-                } else if let day = LocalDay(expires) {
-                    expiry = day.bounds(in: TimeZone(identifier: "UTC")!).start
+                } else if let day = LocalDay(expires), LocalDay.reportable.contains(day) {
+                    expiry = day.bounds(in: TimeZone.gmt).start
                 } else {
-                    usageError("--expires \(expires) is not a date (YYYY-MM-DD) or a number of days (30d).")
+                    usageError("--expires \(expires) is not a date (YYYY-MM-DD, up to \(LocalDay.reportable.upperBound)) or a number of days from 1d to 36500d.")
                 }
-                guard expiry! > now else { usageError("--expires \(expires) is in the past.") }
+                guard let expiry, expiry > now else { usageError("--expires \(expires) is in the past.") }
             }
             let store = openStore(config)
             let (token, record) = try await store.createToken(name: name, sites: scope, role: role, expiresAt: expiry, now: now)

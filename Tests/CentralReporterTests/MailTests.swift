@@ -266,7 +266,7 @@ struct SMTPTLSTests {
         try await sink.start()
         defer { sink.stop() }
         let passwordFile = sandbox.path + "/smtp-password"
-        FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
         let settings = SMTPSettings(url: "\(scheme)://localhost:\(port)", from: "tally@example.org", security: security, username: "tally",
                                     passwordFile: passwordFile, passwordEnvironment: nil, caFile: sandbox.pki + "/central-ca.crt")
         let message = Data("From: Tally <tally@example.org>\r\nTo: a@example.org\r\nSubject: t\r\n\r\nbody\r\n".utf8)
@@ -302,7 +302,7 @@ struct SMTPCredentialTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/password"
-        FileManager.default.createFile(atPath: file, contents: Data("s3cret\n".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: file, contents: Data("s3cret\n".utf8), attributes: [.posixPermissions: 0o600])
         var settings = SMTPSettings(url: "smtp://127.0.0.1:25", from: "a@b.c", security: .none, username: "tally", passwordFile: file, passwordEnvironment: nil, caFile: nil)
         #expect(try settings.password() == "s3cret")
         chmod(file, 0o644)

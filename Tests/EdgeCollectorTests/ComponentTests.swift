@@ -39,7 +39,7 @@ struct ComponentTests {
         #expect(p["flag"] == "")
     }
 
-    @Test("Parameters are accepted exactly when their bytes are well-formed UTF-8 without control characters")
+    @Test("Parameters are accepted exactly when their bytes are well-formed UTF-8; control characters are removed")
     func utf8Validation() throws {
         // Every one- and two-byte value, and three- and four-byte values around each lead byte's limits,
         // against the standard library's validation.
@@ -56,9 +56,13 @@ struct ComponentTests {
         var mismatches: [String] = []
         for bytes in values {
             let query = Array("v=".utf8) + bytes.flatMap { Array(String(format: "%%%02X", $0).utf8) }
-            let accepted = (try? QueryParameters.parse(query, limits: RequestLimits())) != nil
-            let expected = String(validating: bytes, as: UTF8.self) != nil && !bytes.contains { $0 < 0x20 && $0 != 0x09 }
-            if accepted != expected { mismatches.append(bytes.map { String(format: "%02X", $0) }.joined(separator: " ")) }
+            let parsed = try? QueryParameters.parse(query, limits: RequestLimits())
+            let valid = String(validating: bytes, as: UTF8.self)
+            // Accepted exactly when valid, and then the value is the text without its Cc characters.
+            let expected = valid.map { String(String.UnicodeScalarView($0.unicodeScalars.filter { !$0.properties.generalCategory.isControl })) }
+            if parsed?["v"] != expected { mismatches.append(bytes.map { String(format: "%02X", $0) }.joined(separator: " ")) }
+            let repaired = parsed?.repairs.contains(.controlCharacters) == true
+            if parsed != nil, repaired != (valid != expected) { mismatches.append("repair count " + bytes.map { String(format: "%02X", $0) }.joined(separator: " ")) }
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
         let decoded = try QueryParameters.parse(Array("v=caf%C3%A9+%F0%9F%98%80".utf8), limits: RequestLimits())
@@ -140,4 +144,9 @@ struct ComponentTests {
         policy.redactPatterns = ["\\b\\d{8}\\b"]
         #expect(try URLScrubber(policy: policy).redact(input) == expected)
     }
+}
+
+extension Unicode.GeneralCategory {
+    /// Unicode's Cc: the category the control-character rule removes.
+    var isControl: Bool { self == .control }
 }

@@ -197,7 +197,6 @@ struct PipelineTests {
         InvalidCase(query: "idsite=1&rec=1&res=huge", message: "res=huge"),
         InvalidCase(query: "idsite=1&rec=1&h=25&m=0&s=0", message: "not a time of day"),
         InvalidCase(query: "idsite=1&rec=1&e_c=Video", message: "needs both e_c"),
-        InvalidCase(query: "idsite=1&rec=1&e_c=a&e_a=b&e_v=lots", message: "e_v=lots"),
         InvalidCase(query: "idsite=1&rec=1&idgoal=0", message: "idgoal=0"),
         InvalidCase(query: "idsite=1&rec=1&revenue=-5", message: "revenue=-5"),
         InvalidCase(query: "idsite=1&rec=1&_id=xyz", message: "16 hex digits"),

@@ -30,11 +30,14 @@ struct ShipperTests {
     init() throws {
         directory = try TemporaryDirectory()
         let keyText = Data((key.rawRepresentation.base64EncodedString() + "\n").utf8)
-        FileManager.default.createFile(atPath: directory.file("edge.key"), contents: keyText, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: directory.file("edge.key"), contents: keyText, attributes: [.posixPermissions: 0o600])
         for name in ["client.crt", "client.key", "ca.crt"] {
-            FileManager.default.createFile(atPath: directory.file(name), contents: Data("unused by the test transport".utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: directory.file(name), contents: Data("unused by the test transport".utf8), attributes: [.posixPermissions: 0o600])
         }
     }
+
+    /// The shipper's clock: batches fall due when the test moves it, never by waiting.
+    let clock = FrozenClock(Date(timeIntervalSince1970: 1_795_000_000))
 
     func components(_ transport: RecordingTransport, batchMaxHits: Int = 4, logs: LogCapture) throws -> EdgeComponents {
         let shipping = """
@@ -48,7 +51,7 @@ struct ShipperTests {
             central_ca_file = "\(directory.file("ca.crt"))"
             """
         let config = try Fixtures.config(dataDir: directory.file("data"), extra: "log_level = \"trace\"\n" + shipping)
-        return try EdgeComponents(config: config, transport: transport, logger: logs.logger)
+        return try EdgeComponents(config: config, clock: clock, transport: transport, logger: logs.logger)
     }
 
     /// Stores hits through the ingest with only the group committer running, so the shipper is driven
@@ -88,8 +91,8 @@ struct ShipperTests {
         #expect(try await shipper.shipOnce())
         #expect(edge.buffer.storedCount == 2)
         // What /healthz and /metrics report (running totals) is what the file holds (counted).
-        let reported = try edge.buffer.status(now: Date())
-        let counted = try BufferStatus.read(bufferAt: edge.config.bufferPath, now: Date())
+        let reported = try edge.buffer.status(now: clock.now())
+        let counted = try BufferStatus.read(bufferAt: edge.config.bufferPath, now: clock.now())
         #expect(reported == counted)
         #expect(reported.depth == 2 && reported.payloadBytes > 0)
 
@@ -105,7 +108,9 @@ struct ShipperTests {
 
         // The last two wait for the interval (or a full batch), then ship as sequence 2.
         #expect(try await shipper.shipOnce() == false)
-        try await Task.sleep(for: .milliseconds(1100))
+        clock.advance(by: 0.9)
+        #expect(try await shipper.shipOnce() == false, "not yet due")
+        clock.advance(by: 0.1)
         #expect(try await shipper.shipOnce())
         #expect(try await shipper.shipOnce())
         #expect(edge.buffer.storedCount == 0)
@@ -142,7 +147,7 @@ struct ShipperTests {
         let edge = try components(transport, batchMaxHits: 100, logs: logs)
         let clients = [("203.0.113.77", Fixtures.chrome), ("2001:db8:1:2::77", Fixtures.iphone)]
         try await store(edge, try clients.map { try request("idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F", ip: $0.0, userAgent: $0.1) })
-        try await Task.sleep(for: .milliseconds(1100))
+        clock.advance(by: 1)
         #expect(try await edge.shipper!.shipOnce())
         #expect(try await edge.shipper!.shipOnce())
         let batch = try #require(transport.sent.withLock { $0.first })

@@ -65,6 +65,7 @@ extension CentralStore {
     /// Recomputes `days` with up to `parallelism` days read and aggregated at once (each on its own read
     /// snapshot; the writes take turns). Returns how many were written; a day a batch dirtied again
     /// meanwhile stays dirty for the next round.
+    @discardableResult
     public func recompute(_ days: [DirtyDay], gap: TimeInterval, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) async throws -> Int {
         var pending = days[...]
         var written = 0

@@ -26,7 +26,7 @@ public struct CentralConfig: Sendable {
     public func site(id: Int) -> ReportSite? { sites.first { $0.id == id } }
 
     /// The time zone days are counted in for a site; UTC for hits of a site central does not know.
-    public func timeZone(site: Int) -> TimeZone { self.site(id: site)?.timeZone ?? TimeZone(identifier: "UTC")! }
+    public func timeZone(site: Int) -> TimeZone { self.site(id: site)?.timeZone ?? TimeZone.gmt }
 }
 
 /// A site as central reports on it.

@@ -54,22 +54,41 @@ public struct BatchIngest: Sendable {
         guard let key = edge.publicKey else {
             return await reject(403, "Edge \(edge.id) has no usable public key.", edge: edge.id)
         }
-        let hits: [Hit]
+        var hits: [Hit]
         do {
             try batch.verify(publicKey: key)
             hits = try batch.hits()
         } catch {
             return await reject(error == .badSignature ? 403 : 400, error.description, edge: edge.id)
         }
+        // The rules every stored record keeps (no control character, no unusable number) hold whatever
+        // version of the edge wrote the batch; what was repaired is logged, the hits are kept.
+        var repairs: [InputRepair: Int] = [:]
+        for index in hits.indices {
+            for repair in hits[index].repair() { repairs[repair, default: 0] += 1 }
+        }
+        if !repairs.isEmpty {
+            logger.warning("Hits repaired on arrival", metadata: [
+                "edge_id": "\(edge.id)", "sequence": "\(batch.header.sequence)",
+                "repairs": "\(repairs.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+            ])
+        }
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let header = batch.header
         do {
-            switch try await store.store(batch.header, hits: hits, contentSHA256: digest, receivedAt: clock.now()) {
-            case let .stored(count):
-                return .stored(edgeID: edge.id, sequence: batch.header.sequence, hits: count)
+            switch try await store.store(header, hits: hits, contentSHA256: digest, receivedAt: clock.now()) {
+            case let .stored(count, missing):
+                if missing > 0 {
+                    logger.warning("Gap in an edge's batch sequence: batches were lost or quarantined at the edge", metadata: [
+                        "edge_id": "\(edge.id)", "stream": "\(header.stream.isEmpty ? "-" : header.stream)",
+                        "sequence": "\(header.sequence)", "missing": "\(missing)",
+                    ])
+                }
+                return .stored(edgeID: edge.id, sequence: header.sequence, hits: count)
             case .duplicate:
-                return .duplicate(edgeID: edge.id, sequence: batch.header.sequence)
+                return .duplicate(edgeID: edge.id, sequence: header.sequence)
             case .conflict:
-                return await reject(409, "Edge \(edge.id) already sent sequence \(batch.header.sequence) with different content; its shipping state was lost or copied.", edge: edge.id)
+                return await reject(409, "Edge \(edge.id) already sent sequence \(header.sequence) of stream \(header.stream.isEmpty ? "(unnamed)" : header.stream) with different content; its shipping state was copied to another buffer.", edge: edge.id)
             }
         } catch {
             logger.error("Storing a batch failed", metadata: ["edge_id": "\(edge.id)", "error": "\(error)"])

@@ -22,8 +22,11 @@ public enum ReportFormat: String, Sendable, CaseIterable {
 }
 
 /// Numbers as they appear in CSV and JSON: integers without a decimal point, others with up to two
-/// decimals — the same text in both formats, so both parse to the same values.
+/// decimals — the same text in both formats, so both parse to the same values. Stored numbers are
+/// finite and bounded (`Hit.numberRange`); a value that is not finite all the same (a sum over data
+/// stored before that rule) is written as JSON's `null`, which CSV writes as an empty cell.
 func plainNumber(_ value: Double) -> String {
+    guard value.isFinite else { return "null" }
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
     var text = String(format: "%.2f", value)
     while text.hasSuffix("0") { text.removeLast() }
@@ -62,7 +65,8 @@ enum TextRenderer {
     }
 
     static func format(_ value: Double, _ format: ReportColumn.Format) -> String {
-        switch format {
+        guard value.isFinite, abs(value) < 1e15 else { return value.isFinite ? String(format: "%.0f", value) : "-" }
+        return switch format {
         case .integer: String(Int64(value))
         case .decimal: String(format: "%.2f", value)
         case .percent: String(format: "%.1f%%", value)
@@ -113,14 +117,26 @@ enum TextRenderer {
 }
 
 /// RFC 4180: a header row, CRLF line ends, fields quoted when they hold a comma, quote, CR or LF, with
-/// quotes doubled. UTF-8 without a byte-order mark.
+/// quotes doubled. UTF-8 without a byte-order mark. Text cells are neutralised against formula
+/// injection (OWASP's rule: https://owasp.org/www-community/attacks/CSV_Injection): a cell that
+/// begins with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so a spreadsheet shows
+/// a tracked title such as `=HYPERLINK(…)` as text instead of running it. Number cells are Tally's own
+/// digits and stay numbers.
 enum CSVRenderer {
     static func render(_ table: ReportTable) -> String {
-        var lines = [([table.report.rawValue == "evolution" ? "date" : "label"] + table.columns.map(\.id)).map(field).joined(separator: ",")]
+        var lines = [([table.report.rawValue == "evolution" ? "date" : "label"] + table.columns.map(\.id)).map(text).joined(separator: ",")]
         for row in table.rows {
-            lines.append(([row.label] + row.values.map(plainNumber)).map(field).joined(separator: ","))
+            lines.append(([text(row.label)] + row.values.map { $0.isFinite ? plainNumber($0) : "" }).joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// A text cell: neutralised, then quoted as RFC 4180 needs.
+    static func text(_ value: String) -> String { field(neutralised(value)) }
+
+    static func neutralised(_ value: String) -> String {
+        guard let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) else { return value }
+        return "'" + value
     }
 
     static func field(_ text: String) -> String {

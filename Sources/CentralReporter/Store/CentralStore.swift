@@ -5,7 +5,9 @@ import TallyCore
 
 /// What storing a batch did.
 public enum StoreOutcome: Sendable, Equatable {
-    case stored(hits: Int)
+    /// Stored. `missingBefore` counts the sequence numbers skipped since the stream's last stored batch
+    /// (0 when the batch follows on, or starts a stream at 1): batches the edge lost or quarantined.
+    case stored(hits: Int, missingBefore: Int64)
     /// The same (edge, sequence) with the same bytes was stored before; nothing changed.
     case duplicate
     /// The (edge, sequence) was stored before with different content: refused, nothing changed.
@@ -26,7 +28,7 @@ public struct CentralStore: BatchStore {
     /// The time zone each site's days are counted in.
     let zones: @Sendable (Int) -> TimeZone
 
-    public static func open(path: String, zones: @escaping @Sendable (Int) -> TimeZone = { _ in TimeZone(identifier: "UTC")! }) throws -> CentralStore {
+    public static func open(path: String, zones: @escaping @Sendable (Int) -> TimeZone = { _ in TimeZone.gmt }) throws -> CentralStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -120,7 +122,7 @@ public struct CentralStore: BatchStore {
             // migration, so the UTC day and both neighbours are marked (no offset exceeds a day).
             for row in try Row.fetchAll(db, sql: "SELECT DISTINCT site_id, ts / 86400000 FROM hits") {
                 let site: Int = row[0]
-                let utcDay = LocalDay(containing: Date(timeIntervalSince1970: Double(row[1] as Int64) * 86_400), in: TimeZone(identifier: "UTC")!)
+                let utcDay = LocalDay(containing: Date(timeIntervalSince1970: Double(row[1] as Int64) * 86_400), in: TimeZone.gmt)
                 for offset in -1...1 {
                     try db.execute(
                         sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)",
@@ -185,6 +187,28 @@ public struct CentralStore: BatchStore {
             // the mark only if no batch touched the day since (CentralStore+Aggregation.swift).
             try db.execute(sql: "ALTER TABLE dirty_days ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v6: batch streams") { db in
+            // (edge, stream, sequence) becomes the exactly-once key: an edge whose buffer was replaced
+            // numbers its batches in a new stream. Batches stored before carry the unnamed stream ''.
+            try db.execute(sql: """
+                CREATE TABLE batches_v6 (
+                    edge_id TEXT NOT NULL,
+                    stream TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,   -- ms since 1970 UTC
+                    created_at INTEGER NOT NULL,    -- ms, from the batch header
+                    hit_count INTEGER NOT NULL,
+                    policy_digest TEXT NOT NULL,
+                    content_sha256 TEXT NOT NULL,   -- of the batch bytes, to tell a replay from a conflict
+                    PRIMARY KEY (edge_id, stream, sequence)
+                ) WITHOUT ROWID;
+                INSERT INTO batches_v6 (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
+                SELECT edge_id, '', sequence, received_at, created_at, hit_count, policy_digest, content_sha256 FROM batches;
+                DROP TABLE batches;
+                ALTER TABLE batches_v6 RENAME TO batches;
+                ALTER TABLE hits ADD COLUMN stream TEXT NOT NULL DEFAULT '';
+                """)
+        }
         return migrator
     }
 
@@ -197,19 +221,24 @@ public struct CentralStore: BatchStore {
     public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
         try await writer.write { db in
             if let existing = try String.fetchOne(
-                db, sql: "SELECT content_sha256 FROM batches WHERE edge_id = ? AND sequence = ?",
-                arguments: [header.edgeID, header.sequence]) {
+                db, sql: "SELECT content_sha256 FROM batches WHERE edge_id = ? AND stream = ? AND sequence = ?",
+                arguments: [header.edgeID, header.stream, header.sequence]) {
                 return existing == contentSHA256 ? .duplicate : .conflict
             }
+            let previous = try Int64.fetchOne(
+                db, sql: "SELECT MAX(sequence) FROM batches WHERE edge_id = ? AND stream = ? AND sequence < ?",
+                arguments: [header.edgeID, header.stream, header.sequence]) ?? 0
             try db.execute(
                 sql: """
-                    INSERT INTO batches (edge_id, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO batches (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [header.edgeID, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
+                arguments: [header.edgeID, header.stream, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
                             hits.count, header.policyDigest, contentSHA256])
             let insert = try db.cachedStatement(sql: Self.insertHit)
-            let batchValues = [header.edgeID.databaseValue, header.sequence.databaseValue, header.policyDigest.databaseValue]
+            let batchValues = [
+                header.edgeID.databaseValue, header.stream.databaseValue, header.sequence.databaseValue, header.policyDigest.databaseValue,
+            ]
             var dirty: Set<DirtyDay> = []
             // A batch's hits mostly fall on one day per site: the last day's bounds answer without a calendar.
             var lastDay: [Int: (day: LocalDay, start: Int64, end: Int64)] = [:]
@@ -227,14 +256,34 @@ public struct CentralStore: BatchStore {
             }
             let mark = try db.cachedStatement(sql: Self.markDirtySQL)
             for day in dirty { try mark.execute(arguments: [day.site, day.day.description]) }
-            return .stored(hits: hits.count)
+            return .stored(hits: hits.count, missingBefore: header.sequence - previous - 1)
         }
     }
 
     static let insertHit = """
-        INSERT INTO hits (edge_id, sequence, policy_digest, \(Hit.columns.joined(separator: ", ")))
-        VALUES (?, ?, ?\(String(repeating: ", ?", count: Hit.columns.count)))
+        INSERT INTO hits (edge_id, stream, sequence, policy_digest, \(Hit.columns.joined(separator: ", ")))
+        VALUES (?, ?, ?, ?\(String(repeating: ", ?", count: Hit.columns.count)))
         """
+
+    /// Each edge stream's last stored batch: what `tally-central status` lists.
+    public struct EdgeContact: Sendable, Equatable {
+        public var edgeID: String
+        public var stream: String
+        public var lastSequence: Int64
+        public var lastContact: Date
+        public var batches: Int
+    }
+
+    public func edgeContacts() throws -> [EdgeContact] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT edge_id, stream, MAX(sequence), MAX(received_at), COUNT(*) FROM batches
+                GROUP BY edge_id, stream ORDER BY edge_id, MAX(received_at)
+                """).map {
+                EdgeContact(edgeID: $0[0], stream: $0[1], lastSequence: $0[2], lastContact: Date(millisecondsSince1970: $0[3]), batches: $0[4])
+            }
+        }
+    }
 
     public func audit(_ event: String, detail: String, at date: Date) async throws {
         try await writer.write { db in

@@ -121,6 +121,30 @@ public struct HitBuffer: HitSink {
                 INSERT INTO shipping_state (id, next_sequence) VALUES (1, 1);
                 """)
         }
+        migrator.registerMigration("v3: batch stream and record quarantine") { db in
+            // Sequence numbers count within a stream chosen when the buffer is created, so a buffer that
+            // was lost and replaced starts a new stream instead of reusing numbers central already holds.
+            // A buffer that has already formed batches keeps the stream its batches were sent under (the
+            // unnamed stream of format 1) so central sees its numbers continue.
+            let used = try Int.fetchOne(db, sql: "SELECT next_sequence FROM shipping_state WHERE id = 1") ?? 1
+            try db.execute(sql: "ALTER TABLE shipping_state ADD COLUMN stream TEXT NOT NULL DEFAULT ''")
+            if used == 1 {
+                try db.execute(sql: "UPDATE shipping_state SET stream = ? WHERE id = 1", arguments: [BatchHeader.newStream()])
+            }
+            try db.execute(sql: """
+                -- A buffered record that cannot be shipped (its payload no longer reads as a hit) is moved
+                -- here alone, kept for inspection, and the rest of the buffer ships.
+                CREATE TABLE quarantined_records (
+                    id INTEGER PRIMARY KEY,          -- its id in hits
+                    received_at INTEGER NOT NULL,
+                    site_id INTEGER NOT NULL,
+                    policy_digest TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    reason TEXT NOT NULL,
+                    quarantined_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

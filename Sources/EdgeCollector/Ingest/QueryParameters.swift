@@ -3,8 +3,9 @@ import TallyCore
 /// Matomo tracking parameters from a query string or an `application/x-www-form-urlencoded` body.
 ///
 /// Parsing is strict and bounded: percent escapes must be well formed, the decoded bytes must be valid
-/// UTF-8, and the parameter count and each value's length are capped. Anything else is a rejection, so
-/// the pipeline never sees a half-decoded value.
+/// UTF-8, and the parameter count and each value's length are capped; anything else is a rejection, so
+/// the pipeline never sees a half-decoded value. Control characters are removed (TextCleaning) and the
+/// removal is recorded in `repairs`.
 ///
 /// The pairs are kept in arrival order and looked up from the end, so a repeated name reads as its last
 /// value, as PHP (and so Matomo) has it. A tracking request carries a few dozen pairs and the pipeline
@@ -26,11 +27,14 @@ public struct QueryParameters: Sendable, Equatable {
     }
 
     private var pairs: [Pair] = []
+    /// What was repaired while parsing (or setting) values, for `/metrics`.
+    public private(set) var repairs: [InputRepair] = []
 
     public init() {}
 
+    /// Parameters from name–value pairs (the JSON beacon), under the same control-character rule.
     public init(_ values: [String: String]) {
-        pairs = values.sorted { $0.key < $1.key }.map { Pair(name: $0.key, value: $0.value) }
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) { self[name] = value }
     }
 
     public subscript(name: String) -> String? {
@@ -40,7 +44,12 @@ public struct QueryParameters: Sendable, Equatable {
         }
         set {
             pairs.removeAll { $0.name == name }
-            if let newValue { pairs.append(Pair(name: name, value: newValue)) }
+            guard var value = newValue else { return }
+            if let cleaned = TextCleaning.removingControlCharacters(value) {
+                value = cleaned
+                noteRepair(.controlCharacters)
+            }
+            pairs.append(Pair(name: name, value: value))
         }
     }
 
@@ -54,6 +63,11 @@ public struct QueryParameters: Sendable, Equatable {
     /// Merges `other` over these parameters (a POST body's parameters win over the query string's).
     public mutating func merge(_ other: QueryParameters) {
         pairs.append(contentsOf: other.pairs)
+        for repair in other.repairs { noteRepair(repair) }
+    }
+
+    private mutating func noteRepair(_ repair: InputRepair) {
+        if !repairs.contains(repair) { repairs.append(repair) }
     }
 
     /// Parses `a=1&b=%C3%A9`. Every pair counts towards `max_parameters`, repeated names included.
@@ -70,8 +84,10 @@ public struct QueryParameters: Sendable, Equatable {
             }
             defer { start = end + 1 }
             if end == start { continue }
-            let name = try decode(bytes[start..<(equals ?? end)], limit: 128, name: nil)
-            let value = try decode(bytes[(equals.map { $0 + 1 } ?? end)..<end], limit: limits.maxValueBytes, name: name)
+            var repaired = false
+            let name = try decode(bytes[start..<(equals ?? end)], limit: 128, name: nil, repaired: &repaired)
+            let value = try decode(bytes[(equals.map { $0 + 1 } ?? end)..<end], limit: limits.maxValueBytes, name: name, repaired: &repaired)
+            if repaired { result.noteRepair(.controlCharacters) }
             guard !name.isEmpty else { continue }
             guard result.pairs.count < limits.maxParameters else {
                 throw RequestRejection("Too many parameters (more than \(limits.maxParameters)); send fewer.")
@@ -81,10 +97,10 @@ public struct QueryParameters: Sendable, Equatable {
         return result
     }
 
-    private static func decode(_ raw: ArraySlice<UInt8>, limit: Int, name: String?) throws(RequestRejection) -> String {
+    private static func decode(_ raw: ArraySlice<UInt8>, limit: Int, name: String?, repaired: inout Bool) throws(RequestRejection) -> String {
         // Most values carry no escapes: validate them where they lie.
         guard raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
-            return try validated(raw, limit: limit, name: name)
+            return try validated(raw, limit: limit, name: name, repaired: &repaired)
         }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
@@ -106,19 +122,19 @@ public struct QueryParameters: Sendable, Equatable {
                 out.append(byte)
             }
         }
-        return try validated(out[...], limit: limit, name: name)
+        return try validated(out[...], limit: limit, name: name, repaired: &repaired)
     }
 
-    private static func validated(_ bytes: ArraySlice<UInt8>, limit: Int, name: String?) throws(RequestRejection) -> String {
+    private static func validated(_ bytes: ArraySlice<UInt8>, limit: Int, name: String?, repaired: inout Bool) throws(RequestRejection) -> String {
         guard bytes.count <= limit else {
             throw RequestRejection("Parameter \(name ?? "name") is longer than \(limit) bytes; shorten it.")
         }
-        // In valid UTF-8 a control character below 0x20 is always a byte of its own.
-        if bytes.contains(where: { $0 < 0x20 && $0 != UInt8(ascii: "\t") }) {
-            throw RequestRejection("Parameter \(name ?? "name") contains control characters; remove them.")
-        }
         guard bytes.withUnsafeBytes(UTF8Validation.isValid) else {
             throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
+        }
+        if TextCleaning.containsControlCharacter(bytes) {
+            repaired = true
+            return String(decoding: TextCleaning.removingControlCharacters(utf8: bytes), as: UTF8.self)
         }
         return String(decoding: bytes, as: UTF8.self)
     }

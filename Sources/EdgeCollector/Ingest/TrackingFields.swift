@@ -41,6 +41,8 @@ public struct TrackingFields: Sendable {
     /// `cip`, honoured only with a valid `token_auth`.
     public var overrideIP: IPAddress?
     public var tokenAuth: String?
+    /// Values repaired rather than refused (the parameters' own repairs included), for `/metrics`.
+    public var repairs: [InputRepair] = []
 }
 
 extension TrackingFields {
@@ -129,11 +131,14 @@ extension TrackingFields {
             f.eventCategory = category
             f.eventAction = action
             f.eventName = p["e_n"].flatMap(nonEmpty)
+            // A value that is not a number, or not a storable one (1e308, inf), is dropped and the event
+            // kept, as Matomo keeps an event whose value it cannot use.
             if let value = p["e_v"], !value.isEmpty {
-                guard let number = Double(value), number.isFinite else {
-                    throw RequestRejection("e_v=\(value) is not a number; send the event value as a decimal number.")
+                if let number = Double(value), Hit.isStorable(number) {
+                    f.eventValue = number
+                } else {
+                    f.repairs.append(.numberOutOfRange)
                 }
-                f.eventValue = number
             }
         } else if p["e_c"] != nil || p["e_a"] != nil {
             throw RequestRejection("An event needs both e_c (category) and e_a (action).")
@@ -161,11 +166,16 @@ extension TrackingFields {
             f.goalID = id
         }
         if let revenue = p["revenue"], !revenue.isEmpty {
-            guard let number = Double(revenue), number.isFinite, number >= 0 else {
+            guard let number = Double(revenue), number >= 0 || !number.isFinite else {
                 throw RequestRejection("revenue=\(revenue) is not an amount; use a non-negative decimal number.")
             }
-            f.revenue = number
+            if Hit.isStorable(number) {
+                f.revenue = number
+            } else if !f.repairs.contains(.numberOutOfRange) {
+                f.repairs.append(.numberOutOfRange)
+            }
         }
+        for repair in p.repairs where !f.repairs.contains(repair) { f.repairs.append(repair) }
         return (f, site)
     }
 

@@ -60,6 +60,7 @@ public struct TrackingIngest: Sendable {
             count(error.dropReason)
             return ([], .rejected(error))
         }
+        for repair in result.repairs { metrics.repaired(repair) }
         switch result.outcome {
         case let .drop(reason):
             count(reason)

@@ -49,6 +49,8 @@ public struct PrivacyPipeline: Sendable {
         public var trace: [TraceEntry]
         public var sendImage: Bool
         public var policyDigest: PolicyDigest?
+        /// Input repaired rather than refused on the way (control characters, unusable numbers).
+        public var repairs: [InputRepair] = []
     }
 
     let config: EdgeConfig
@@ -84,10 +86,18 @@ public struct PrivacyPipeline: Sendable {
             }
             if tracing { trace.append(TraceEntry(step: step, decision: decision)) }
             if case let .drop(reason, _) = decision {
-                return Result(outcome: .drop(reason), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest)
+                return Result(
+                    outcome: .drop(reason), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest,
+                    repairs: state.fields?.repairs ?? [])
             }
         }
-        return Result(outcome: .store(state.hit), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest)
+        // The rules every stored record keeps, checked once more on the record itself: whatever a step
+        // derived, no control character and no unusable number is stored.
+        var repairs = state.fields?.repairs ?? []
+        for repair in state.hit.repair() where !repairs.contains(repair) { repairs.append(repair) }
+        return Result(
+            outcome: .store(state.hit), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest,
+            repairs: repairs)
     }
 
     private func run(_ step: Step, _ s: inout State) throws(RequestRejection) -> Decision {

@@ -119,7 +119,7 @@ public final class SaltStore: Sendable {
     /// Periods are UTC calendar days, ISO weeks (from Monday) or calendar months.
     static func period(of rotation: PrivacyPolicy.SaltRotation, containing date: Date) -> (Date, Date) {
         var calendar = Calendar(identifier: .iso8601)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = TimeZone.gmt
         let component: Calendar.Component = switch rotation {
         case .daily: .day
         case .weekly: .weekOfYear

@@ -16,6 +16,10 @@ public struct ShippingStatus: Sendable, Equatable {
     public var unassignedHits: Int
     public var pendingBatches: Int
     public var quarantinedBatches: Int
+    /// Records that could not be shipped, kept in `quarantined_records`.
+    public var quarantinedRecords: Int
+    /// The stream this buffer's batches are numbered in (empty: the unnamed stream of older buffers).
+    public var stream: String
     public var lastAcknowledgedAt: Date?
     public var lastAcknowledgedSequence: Int64?
     public var shippedBatches: Int
@@ -47,31 +51,68 @@ extension HitBuffer {
         }
     }
 
+    /// A record moved out of the way because it cannot be shipped.
+    public struct QuarantinedRecord: Sendable, Equatable {
+        public var id: Int64
+        public var reason: String
+    }
+
     /// Assigns up to `maxHits` of the oldest unassigned hits, all collected under the same policy, to the
-    /// next sequence number, and stores the signed batch in the outbox — in one transaction.
-    public func formBatch(edgeID: String, maxHits: Int, key: Curve25519.Signing.PrivateKey, now: Date) async throws -> OutboxBatch? {
+    /// next sequence number, and stores the signed batch in the outbox — in one transaction. A record that
+    /// no longer reads as a hit is moved to `quarantined_records` in the same transaction, alone, and the
+    /// others ship; the records quarantined are returned so the caller can log and count each once.
+    public func formBatch(
+        edgeID: String, maxHits: Int, key: Curve25519.Signing.PrivateKey, now: Date
+    ) async throws -> (batch: OutboxBatch?, quarantined: [QuarantinedRecord]) {
         let keyBytes = key.rawRepresentation
-        return try await writer.write { db -> OutboxBatch? in
+        let result = try await writer.write { db -> (OutboxBatch?, [QuarantinedRecord], Int) in
             guard let digest = try String.fetchOne(db, sql: "SELECT policy_digest FROM hits WHERE batch_sequence IS NULL ORDER BY id LIMIT 1") else {
-                return nil
+                return (nil, [], 0)
             }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, payload FROM hits WHERE batch_sequence IS NULL AND policy_digest = ? ORDER BY id LIMIT ?
                 """, arguments: [digest, maxHits])
-            let hits = try rows.map { try Hit.decodeJSON($0[1]) }
-            let sequence = try Int64.fetchOne(db, sql: "SELECT next_sequence FROM shipping_state WHERE id = 1") ?? 1
+            var hits: [Hit] = []
+            var ids: [Int64] = []
+            var quarantined: [QuarantinedRecord] = []
+            var quarantinedBytes = 0
+            for row in rows {
+                let id: Int64 = row[0]
+                let payload: Data = row[1]
+                do {
+                    hits.append(try Hit.decodeJSON(payload))
+                    ids.append(id)
+                } catch {
+                    quarantined.append(QuarantinedRecord(id: id, reason: "its payload is not a hit record: \(error)"))
+                    quarantinedBytes += payload.count
+                }
+            }
+            for record in quarantined {
+                try db.execute(sql: """
+                    INSERT INTO quarantined_records (id, received_at, site_id, policy_digest, payload, reason, quarantined_at)
+                    SELECT id, received_at, site_id, policy_digest, payload, ?, ? FROM hits WHERE id = ?
+                    """, arguments: [record.reason, now.millisecondsSince1970, record.id])
+                try db.execute(sql: "DELETE FROM hits WHERE id = ?", arguments: [record.id])
+            }
+            guard !hits.isEmpty else { return (nil, quarantined, quarantinedBytes) }
+            let state = try Row.fetchOne(db, sql: "SELECT next_sequence, stream FROM shipping_state WHERE id = 1")
+            let sequence: Int64 = state?[0] ?? 1
+            let stream: String = state?[1] ?? ""
             let createdAt = now.millisecondsSince1970
-            let header = BatchHeader(edgeID: edgeID, sequence: sequence, createdAt: createdAt, hitCount: hits.count, policyDigest: digest, bodyBytes: 0)
+            let header = BatchHeader(
+                edgeID: edgeID, stream: stream, sequence: sequence, createdAt: createdAt, hitCount: hits.count, policyDigest: digest, bodyBytes: 0)
             let bytes = try BatchFormat.encode(hits: hits, header: header, key: Curve25519.Signing.PrivateKey(rawRepresentation: keyBytes))
-            let ids: [Int64] = rows.map { $0[0] }
             let assign = try db.cachedStatement(sql: "UPDATE hits SET batch_sequence = ? WHERE id = ?")
             for id in ids { try assign.execute(arguments: [sequence, id]) }
             try db.execute(
                 sql: "INSERT INTO outbox (sequence, created_at, hit_count, bytes) VALUES (?, ?, ?, ?)",
                 arguments: [sequence, createdAt, hits.count, bytes])
             try db.execute(sql: "UPDATE shipping_state SET next_sequence = ? WHERE id = 1", arguments: [sequence + 1])
-            return OutboxBatch(sequence: sequence, hitCount: hits.count, bytes: bytes, attempts: 0)
+            return (OutboxBatch(sequence: sequence, hitCount: hits.count, bytes: bytes, attempts: 0), quarantined, quarantinedBytes)
         }
+        // Quarantined records no longer wait to be shipped: they leave the buffer's running totals.
+        if !result.1.isEmpty { released(count: result.1.count, bytes: result.2) }
+        return (result.0, result.1)
     }
 
     /// Central acknowledged the batch: delete it and its hits.
@@ -122,11 +163,15 @@ extension ShippingStatus {
     }
 
     static func read(_ db: Database) throws -> ShippingStatus {
-        let state = try Row.fetchOne(db, sql: "SELECT last_ack_at, last_ack_sequence, shipped_batches, shipped_hits, failures FROM shipping_state WHERE id = 1")
+        let state = try Row.fetchOne(db, sql: """
+            SELECT last_ack_at, last_ack_sequence, shipped_batches, shipped_hits, failures, stream FROM shipping_state WHERE id = 1
+            """)
         return ShippingStatus(
             unassignedHits: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hits WHERE batch_sequence IS NULL") ?? 0,
             pendingBatches: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0,
             quarantinedBatches: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'quarantined'") ?? 0,
+            quarantinedRecords: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantined_records") ?? 0,
+            stream: state?[5] ?? "",
             lastAcknowledgedAt: (state?[0] as Int64?).map(Date.init(millisecondsSince1970:)),
             lastAcknowledgedSequence: state?[1],
             shippedBatches: state?[2] ?? 0, shippedHits: state?[3] ?? 0, failures: state?[4] ?? 0)

@@ -76,7 +76,14 @@ public final class Shipper: Service, Sendable {
         let due = full || clock.now().timeIntervalSince(oldest) >= Double(settings.batchIntervalSeconds)
         guard due else { return false }
         let key = try Curve25519.Signing.PrivateKey(rawRepresentation: signingKey)
-        return try await buffer.formBatch(edgeID: edgeID, maxHits: settings.batchMaxHits, key: key, now: clock.now()) != nil
+        let (batch, quarantined) = try await buffer.formBatch(edgeID: edgeID, maxHits: settings.batchMaxHits, key: key, now: clock.now())
+        for record in quarantined {
+            metrics.recordsQuarantined.increment()
+            logger.error("A buffered record cannot be shipped; it is quarantined alone and the rest ship", metadata: [
+                "record": "\(record.id)", "reason": "\(record.reason)",
+            ])
+        }
+        return batch != nil || !quarantined.isEmpty
     }
 
     private func send(_ batch: OutboxBatch) async throws {

@@ -1,0 +1,57 @@
+/// A kind of repair made to incoming data instead of refusing it; counted in the edge's `/metrics`
+/// (`tally_edge_input_repairs_total{kind=…}`) and central's logs. An open set, as more repairs come.
+public struct InputRepair: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// Control characters removed from a text value (TextCleaning).
+    public static let controlCharacters = InputRepair(rawValue: "control_characters")
+    /// A number that is not finite or outside `Hit.numberRange` was dropped; the hit was kept.
+    public static let numberOutOfRange = InputRepair(rawValue: "number_out_of_range")
+
+    public static let all: [InputRepair] = [.controlCharacters, .numberOutOfRange]
+}
+
+extension Hit {
+    /// The values an event value or a revenue may take. Anything beyond cannot be a real amount, and sums
+    /// of billions of such values stay far inside a Double's finite range.
+    public static let numberRange: ClosedRange<Double> = -1e12...1e12
+
+    /// Whether a number may enter a stored record.
+    public static func isStorable(_ value: Double) -> Bool { value.isFinite && numberRange.contains(value) }
+
+    /// Every text field, for the rules that apply to all of them.
+    static let textFields: [any WritableKeyPath<Hit, String?> & Sendable] = [
+        \.visitorID, \.userID, \.pageviewID, \.url, \.title, \.referrerName, \.referrerURL,
+        \.campaignName, \.campaignSource, \.campaignMedium, \.campaignKeyword, \.campaignContent,
+        \.country, \.region, \.city, \.maskedIP, \.browser, \.browserVersion, \.os, \.osVersion,
+        \.resolution, \.language, \.localTime, \.eventCategory, \.eventAction, \.eventName,
+        \.searchKeyword, \.searchCategory, \.linkURL,
+    ]
+
+    /// Applies the rules every stored record keeps, whoever wrote it: no control character in any text,
+    /// no number that is not finite or is out of range. Returns what was repaired (usually nothing).
+    public mutating func repair() -> [InputRepair] {
+        var repairs: [InputRepair] = []
+        for field in Self.textFields {
+            if let text = self[keyPath: field], let cleaned = TextCleaning.removingControlCharacters(text) {
+                self[keyPath: field] = cleaned
+                if !repairs.contains(.controlCharacters) { repairs.append(.controlCharacters) }
+            }
+        }
+        if let value = eventValue, !Self.isStorable(value) {
+            eventValue = nil
+            repairs.append(.numberOutOfRange)
+        }
+        if let value = revenue, !Self.isStorable(value) {
+            revenue = nil
+            if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
+        }
+        if let count = searchCount, count < 0 {
+            searchCount = nil
+            if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
+        }
+        return repairs
+    }
+}

@@ -1,0 +1,47 @@
+/// The one rule for control characters, applied at every entry point (tracking parameters, the JSON
+/// beacon, records arriving at central): characters of Unicode's general category Cc — C0 (U+0000 to
+/// U+001F, NUL, tab and newlines included), DEL (U+007F) and C1 (U+0080 to U+009F) — are removed and the
+/// rest of the value is kept. Matomo removes line breaks and NUL from tracked values
+/// (`Common::sanitizeLineBreaks`); Tally removes every control character, so no stored text can break a
+/// log line, a CSV row or a C string.
+public enum TextCleaning {
+    /// Whether the UTF-8 bytes hold a control character. In valid UTF-8 a C0 control or DEL is always a
+    /// byte of its own, and a C1 control is always the pair 0xC2 0x80…0x9F.
+    @inlinable
+    public static func containsControlCharacter<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) { return true }
+            previous = byte
+        }
+        return false
+    }
+
+    /// The text without its control characters; `nil` when there was none to remove (the common case,
+    /// which costs one scan and no allocation).
+    public static func removingControlCharacters(_ text: String) -> String? {
+        guard containsControlCharacter(text.utf8) else { return nil }
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars where !isControl(scalar) { scalars.append(scalar) }
+        return String(scalars)
+    }
+
+    /// The UTF-8 bytes without their control characters (the bytes must be valid UTF-8).
+    public static func removingControlCharacters(utf8 bytes: some Collection<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7F { continue }
+            if (0x80...0x9F).contains(byte), out.last == 0xC2 {
+                out.removeLast()
+                continue
+            }
+            out.append(byte)
+        }
+        return out
+    }
+
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+}
