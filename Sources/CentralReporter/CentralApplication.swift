@@ -29,6 +29,7 @@ public struct CentralComponents: Sendable {
             }
         }
         tls = try Self.tlsConfiguration(config.ingest)
+        try config.checkSecretFiles()
         store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
@@ -117,6 +118,7 @@ public func buildAPIApplication(
         limiter: FailureLimiter(maxFailures: config.api.maxFailures, window: Double(config.api.failureWindowSeconds), cooldown: Double(config.api.cooldownSeconds)),
         clock: clock))
     ReportAPIController(config: config, reports: components.reports).addRoutes(to: group)
+    CentralHealthController(store: components.store, clock: clock).addRoutes(to: router)
     var server: HTTPServerBuilder = .http1()
     if let certificate = config.api.certificateFile, let key = config.api.keyFile {
         if let problem = SecretFile.problem(key) { throw CentralError.tls(path: key, reason: problem) }
@@ -140,5 +142,15 @@ public func buildAPIApplication(
 public enum ConfigDigest {
     public static func of(file path: String) throws -> String {
         SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: path))).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension CentralConfig {
+    /// The secrets `run` needs, checked when it starts rather than when first used, and by
+    /// `check-config` alike: the API's TLS key private to its owner, and the SMTP password readable
+    /// (a private file, or a set environment variable) so a scheduled mail never fails on it hours later.
+    public func checkSecretFiles() throws {
+        if let key = api.keyFile, let problem = SecretFile.problem(key) { throw CentralError.tls(path: key, reason: problem) }
+        _ = try smtp?.password()
     }
 }

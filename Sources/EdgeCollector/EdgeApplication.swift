@@ -34,13 +34,8 @@ public struct EdgeComponents: Sendable {
             pipeline: pipeline, committer: committer, metrics: metrics,
             retryAfterSeconds: config.buffer.retryAfterSeconds, logger: logger)
         if let shipping = config.shipping {
+            try config.checkSecretFiles()
             let key = try SigningKeyFile.load(path: shipping.signingKeyFile)
-            if let problem = SecretFile.problem(shipping.clientKeyFile) {
-                throw EdgeError.keyFile(path: shipping.clientKeyFile, reason: problem)
-            }
-            for file in [shipping.clientCertificateFile, shipping.centralCAFile] where !FileManager.default.isReadableFile(atPath: file) {
-                throw EdgeError.keyFile(path: file, reason: "cannot be read")
-            }
             shipper = Shipper(
                 buffer: buffer,
                 transport: try transport ?? CurlTransport(
@@ -81,7 +76,8 @@ public func buildEdgeApplication(
         resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock
     ).addRoutes(to: router)
     OperationsController(
-        buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes, metrics: components.metrics, clock: clock
+        buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
+        stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock
     ).addRoutes(to: router)
     return Application(
         router: router,
@@ -96,4 +92,24 @@ public func buildEdgeApplication(
             await onServerRunning(port)
         },
         logger: logger)
+}
+
+extension EdgeConfig {
+    /// The checks on key files that `run` makes before it starts, for `check-config` to make the same:
+    /// the signing key and the TLS client key private to their owner and readable, the certificates
+    /// readable, and the user-id key (once created) private.
+    public func checkSecretFiles() throws {
+        if let shipping {
+            _ = try SigningKeyFile.load(path: shipping.signingKeyFile)
+            if let problem = SecretFile.problem(shipping.clientKeyFile) {
+                throw EdgeError.keyFile(path: shipping.clientKeyFile, reason: problem)
+            }
+            for file in [shipping.clientCertificateFile, shipping.centralCAFile] where !FileManager.default.isReadableFile(atPath: file) {
+                throw EdgeError.keyFile(path: file, reason: "cannot be read")
+            }
+        }
+        if FileManager.default.fileExists(atPath: userIDKeyFile), let problem = SecretFile.problem(userIDKeyFile) {
+            throw EdgeError.keyFile(path: userIDKeyFile, reason: problem)
+        }
+    }
 }

@@ -47,3 +47,15 @@ public enum SecretFile {
         return nil
     }
 }
+
+/// Database files hold what Tally keeps; they are readable by their owner only.
+public enum PrivateDatabaseFile {
+    /// Creates the database file with mode 0600 if it does not exist, and brings an existing one and its
+    /// `-wal` and `-shm` companions to 0600. SQLite creates the companions with the database file's own
+    /// mode (https://sqlite.org/tempfiles.html), so they follow.
+    public static func prepare(_ path: String) {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+        for file in [path, path + "-wal", path + "-shm"] { chmod(file, 0o600) }
+    }
+}

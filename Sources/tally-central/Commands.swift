@@ -58,6 +58,7 @@ struct CheckConfig: AsyncParsableCommand {
         let config = options.load()
         do {
             _ = try CentralComponents.checkTLS(config.ingest)
+            try config.checkSecretFiles()
         } catch {
             fail(error)
         }

@@ -10,6 +10,12 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        // The same key-file checks as `run`: a configuration check-config accepts is one run starts with.
+        do {
+            try config.checkSecretFiles()
+        } catch {
+            fail(error)
+        }
         print(config.policyReport(), terminator: "")
     }
 }

@@ -33,7 +33,8 @@ struct Status: AsyncParsableCommand {
             print("Last shipment:   \(last)")
             print("Shipped:         \(shipping.shippedHits) hits in \(shipping.shippedBatches) batches")
             print("Backlog:         \(shipping.unassignedHits) hits not yet batched, \(shipping.pendingBatches) batches awaiting acknowledgement")
-            print("Quarantined:     \(shipping.quarantinedBatches) batches")
+            print("Quarantined:     \(shipping.quarantinedBatches) batches, \(shipping.quarantinedRecords) records")
+            print("Batch stream:    \(shipping.stream.isEmpty ? "(unnamed)" : shipping.stream)")
             print("Send failures:   \(shipping.failures)")
         }
         if status.drops.isEmpty {

@@ -194,7 +194,8 @@ struct HTTPIngestTests {
             let refused = statuses.filter { $0 == .serviceUnavailable }.count
             #expect(try await client.metric(#"tally_edge_hits_dropped_total{reason="buffer_full"}"#) == Double(refused))
             let health = try await client.executeRequest(uri: "/healthz", method: .get, headers: [:], body: nil)
-            #expect(String(buffer: health.body).contains(#""status":"buffer_full""#))
+            #expect(health.status == .serviceUnavailable)
+            #expect(String(buffer: health.body).contains(#""status":"degraded","reasons":["buffer_full: hits are refused"#))
         }
         let hits = try edge.bufferedHits()
         #expect(hits.count > 0 && hits.count < 6)

@@ -37,6 +37,7 @@ public struct CentralStore: BatchStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
+            PrivateDatabaseFile.prepare(path)
             let pool = try DatabasePool(path: path, configuration: configuration)
             try migrator.migrate(pool)
             return CentralStore(writer: pool, path: path, zones: zones)
@@ -207,6 +208,9 @@ public struct CentralStore: BatchStore {
                 DROP TABLE batches;
                 ALTER TABLE batches_v6 RENAME TO batches;
                 ALTER TABLE hits ADD COLUMN stream TEXT NOT NULL DEFAULT '';
+                -- One row that /healthz writes, so health proves the store takes writes, not only reads.
+                CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
+                INSERT INTO health_probe (id, checked_at) VALUES (1, 0);
                 """)
         }
         return migrator
@@ -264,6 +268,14 @@ public struct CentralStore: BatchStore {
         INSERT INTO hits (edge_id, stream, sequence, policy_digest, \(Hit.columns.joined(separator: ", ")))
         VALUES (?, ?, ?, ?\(String(repeating: ", ?", count: Hit.columns.count)))
         """
+
+    /// Proves the store answers a read and commits a write now; throws what stops it (locked, read-only,
+    /// disk full, file gone).
+    public func probe(now: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE health_probe SET checked_at = ? WHERE id = 1", arguments: [now.millisecondsSince1970])
+        }
+    }
 
     /// Each edge stream's last stored batch: what `tally-central status` lists.
     public struct EdgeContact: Sendable, Equatable {

@@ -29,6 +29,8 @@ public final class GroupCommitter: Service, Sendable {
         var closed = false
         /// The last submission was refused for space and none has been admitted since.
         var refusing = false
+        /// Why the last buffer write failed (a full disk, a lost file), until a write succeeds again.
+        var writeFailure: String?
     }
 
     private let sink: any HitSink
@@ -89,6 +91,9 @@ public final class GroupCommitter: Service, Sendable {
     /// Whether the edge is refusing hits for lack of buffer space (the last submission did not fit).
     public var isRefusing: Bool { state.withLock { $0.refusing } }
 
+    /// Why hits cannot be written now, if the last write failed.
+    public var writeFailure: String? { state.withLock { $0.writeFailure } }
+
     /// Counts a dropped request; persisted with the next transaction.
     public func countDrop(_ reason: DropReason) {
         let accepted = state.withLock { state in
@@ -118,10 +123,16 @@ public final class GroupCommitter: Service, Sendable {
         guard !batch.isEmpty else { return }
         do {
             try await sink.append(batch.hits, drops: batch.drops)
-            state.withLock { $0.inFlightBytes = 0 }
+            state.withLock { state in
+                state.inFlightBytes = 0
+                state.writeFailure = nil
+            }
             for waiter in batch.waiters { waiter.resume() }
         } catch {
-            state.withLock { $0.inFlightBytes = 0 }
+            state.withLock { state in
+                state.inFlightBytes = 0
+                state.writeFailure = "\(error)"
+            }
             logger.error("Buffer write failed; \(batch.hits.count) hit(s) were not stored", metadata: ["error": "\(error)"])
             for waiter in batch.waiters { waiter.resume(throwing: error) }
         }

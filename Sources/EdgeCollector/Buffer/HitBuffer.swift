@@ -63,6 +63,7 @@ public struct HitBuffer: HitSink {
         }
         let pool: DatabasePool
         do {
+            PrivateDatabaseFile.prepare(path)
             pool = try DatabasePool(path: path, configuration: configuration)
             try migrator.migrate(pool)
         } catch {

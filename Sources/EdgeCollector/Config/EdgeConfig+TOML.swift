@@ -70,6 +70,7 @@ extension EdgeConfig {
             if let v = try reader.int("batch_max_hits", in: 1...100_000) { settings.batchMaxHits = v }
             if let v = try reader.int("batch_interval_seconds", in: 1...3600) { settings.batchIntervalSeconds = v }
             if let v = try reader.int("max_backoff_seconds", in: 1...3600) { settings.maxBackoffSeconds = v }
+            if let v = try reader.int("stall_after_seconds", in: 1...604_800) { settings.stallAfterSeconds = v }
             try reader.rejectUnknownKeys()
             shipping = settings
         }

@@ -85,6 +85,8 @@ public struct ShippingSettings: Sendable, Equatable {
     public var batchIntervalSeconds: Int = 5
     /// Longest wait between retries while central is unreachable.
     public var maxBackoffSeconds: Int = 60
+    /// `/healthz` reports the shipper stalled once a hit waiting to ship is older than this.
+    public var stallAfterSeconds: Int = 300
     /// Ed25519 private key that signs batches (`tally-edge keygen`).
     public var signingKeyFile: String
     /// The edge's client certificate and key for mutual TLS, and the CA that central's certificate chains to.

@@ -139,7 +139,7 @@ public final class SaltStore: Sendable {
         let temporary = path + ".tmp"
         do {
             let data = try JSONEncoder().encode(StateFile(salts: salts))
-            FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
             try handle.write(contentsOf: data)
             try handle.synchronize()

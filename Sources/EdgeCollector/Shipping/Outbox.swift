@@ -151,6 +151,18 @@ extension HitBuffer {
         }
     }
 
+    /// When the oldest hit still on its way to central arrived: unbatched or in a pending batch, not in
+    /// quarantine (quarantined hits wait for an operator, not for the shipper).
+    public func oldestWaitingToShip() throws -> Date? {
+        try writer.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT received_at FROM hits
+                WHERE batch_sequence IS NULL OR batch_sequence IN (SELECT sequence FROM outbox WHERE state = 'pending')
+                ORDER BY id LIMIT 1
+                """).map(Date.init(millisecondsSince1970:))
+        }
+    }
+
     public func shippingStatus() throws -> ShippingStatus {
         try writer.read { db in try ShippingStatus.read(db) }
     }
