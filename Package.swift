@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         .systemLibrary(
@@ -58,10 +60,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Listener protections both daemons share (deadlines, per-client caps); a module of its own so
+        // TallyCore stays free of networking and the two libraries still never import each other.
+        .target(
+            name: "TallyHTTP",
+            dependencies: [
+                "TallyCore",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "EdgeCollector",
             dependencies: [
                 "TallyCore",
+                "TallyHTTP",
                 "CMaxMindDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -78,6 +93,7 @@ let package = Package(
             name: "CentralReporter",
             dependencies: [
                 "TallyCore",
+                "TallyHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

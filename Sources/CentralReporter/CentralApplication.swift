@@ -7,6 +7,7 @@ import Logging
 import NIOSSL
 import ServiceLifecycle
 import TallyCore
+import TallyHTTP
 
 /// Everything central is made of, built from its configuration; `tally-central run` and the tests use
 /// the same builder.
@@ -94,7 +95,9 @@ public func buildCentralApplication(
     IngestController(ingest: components.ingest, maxBatchBytes: config.ingest.limits.maxBatchBytes).addRoutes(to: router)
     return Application(
         router: router,
-        server: try .tls(.http1(), tlsConfiguration: components.tls),
+        server: try .tls(
+            .http1(configuration: .guarded(config.connections, connections: ClientConnections(limit: config.connections.maxConnectionsPerClient))),
+            tlsConfiguration: components.tls),
         configuration: .init(address: .hostname(config.ingest.host, port: config.ingest.port)),
         services: [components.aggregation, components.scheduler] + services,
         onServerRunning: { channel in
@@ -119,13 +122,15 @@ public func buildAPIApplication(
         clock: clock))
     ReportAPIController(config: config, reports: components.reports).addRoutes(to: group)
     CentralHealthController(store: components.store, clock: clock).addRoutes(to: router)
-    var server: HTTPServerBuilder = .http1()
+    let http: HTTPServerBuilder = .http1(
+        configuration: .guarded(config.connections, connections: ClientConnections(limit: config.connections.maxConnectionsPerClient)))
+    var server = http
     if let certificate = config.api.certificateFile, let key = config.api.keyFile {
         if let problem = SecretFile.problem(key) { throw CentralError.tls(path: key, reason: problem) }
         let tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-        server = try .tls(.http1(), tlsConfiguration: tls)
+        server = try .tls(http, tlsConfiguration: tls)
     }
     return Application(
         router: router, server: server,

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import TallyCore
+import TallyHTTP
 
 /// Everything the edge is made of, built from its configuration. `tally-edge run` and the tests use the
 /// same builder, so what is tested is what runs.
@@ -79,8 +80,14 @@ public func buildEdgeApplication(
         buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
         stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock
     ).addRoutes(to: router)
+    // Trusted proxies carry many visitors' connections: the per-client cap does not apply to them.
+    let proxies = config.trustedProxies
+    let connections = ClientConnections(limit: config.listener.maxConnectionsPerClient) { client in
+        IPAddress(client).map { address in proxies.contains { $0.contains(address) } } ?? false
+    }
     return Application(
         router: router,
+        server: .http1(configuration: .guarded(config.listener, connections: connections)),
         configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
         services: [
             components.committer,

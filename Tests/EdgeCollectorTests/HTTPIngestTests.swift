@@ -129,7 +129,7 @@ struct HTTPIngestTests {
         #expect(try edge.bufferedHits().map(\.city) == ["Paris", "Stockholm", "Paris"])
 
         let untrusting = try LiveEdge(extra: "")
-        let config = try Fixtures.configTOML(dataDir: untrusting.directory.file("d2"))
+        let config = Fixtures.configTOML(dataDir: untrusting.directory.file("d2"))
             .replacingOccurrences(of: #"trusted_proxies = ["127.0.0.1", "::1"]"#, with: "trusted_proxies = []")
         let components = try EdgeComponents(config: try EdgeConfig.parse(toml: config), logger: untrusting.logs.logger)
         try await buildEdgeApplication(components: components, logger: untrusting.logs.logger).test(.live) { client in

@@ -28,6 +28,11 @@ final class EdgeProcess: @unchecked Sendable {
         process.arguments = arguments
     }
 
+    /// A test that stops early (a failed requirement) leaves no daemon behind.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Starts `tally-edge run` (or another Tally binary's `run`) and waits until it logs the port it listens on.
     static func run(config: String, logPath: String, executable: String = EdgeProcess.executable) throws -> EdgeProcess {
         let edge = EdgeProcess(arguments: ["run", "-c", config], logPath: logPath, executable: executable)

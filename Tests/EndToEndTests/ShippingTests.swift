@@ -10,15 +10,18 @@ import FoundationNetworking
 struct ShippingSandbox {
     let path: String
     let port: Int
+    let apiPort: Int
     var edgeConfig: String { path + "/edge.toml" }
     var centralConfig: String { path + "/central.toml" }
     var edgeBuffer: String { path + "/edge/buffer.sqlite" }
     var centralStore: String { path + "/central/central.sqlite" }
 
-    init() throws {
+    /// `edgeExtra` and `centralExtra` are added at the top of each configuration (before any table).
+    init(edgeExtra: String = "", centralExtra: String = "", edgeTables: String = "", shippingExtra: String = "") throws {
         path = NSTemporaryDirectory() + "tally-ship-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         port = try freePort()
+        apiPort = try freePort()
         let pki = path + "/pki"
         let script = EdgeProcess.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path
         let made = try EdgeProcess.command([pki, "edge-1"], executable: script)
@@ -28,6 +31,7 @@ struct ShippingSandbox {
         try """
             data_dir = "\(path)/central"
             log_level = "trace"
+            \(centralExtra)
             [ingest]
             listen = "127.0.0.1:\(port)"
             certificate_file = "\(pki)/central.crt"
@@ -37,7 +41,10 @@ struct ShippingSandbox {
             id = "edge-1"
             public_key = "\(publicKey)"
             [api]
-            listen = "127.0.0.1:0"
+            listen = "127.0.0.1:\(apiPort)"
+            [[sites]]
+            id = 1
+            name = "Example"
             """.write(toFile: centralConfig, atomically: true, encoding: .utf8)
         try """
             edge_id = "edge-1"
@@ -45,6 +52,8 @@ struct ShippingSandbox {
             data_dir = "\(path)/edge"
             log_level = "trace"
             trusted_proxies = ["127.0.0.1"]
+            \(edgeExtra)
+            \(edgeTables)
             [shipping]
             central_url = "https://localhost:\(port)/v1/batches"
             batch_max_hits = 25
@@ -54,6 +63,7 @@ struct ShippingSandbox {
             client_certificate_file = "\(pki)/edge-edge-1.crt"
             client_key_file = "\(pki)/edge-edge-1.key"
             central_ca_file = "\(pki)/central-ca.crt"
+            \(shippingExtra)
             [[sites]]
             id = 1
             """.write(toFile: edgeConfig, atomically: true, encoding: .utf8)

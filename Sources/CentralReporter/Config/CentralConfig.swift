@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import TallyCore
+import TallyHTTP
 
 /// Central's configuration, validated. Built from `central.toml` by `CentralConfig.load(path:)`.
 public struct CentralConfig: Sendable {
@@ -19,6 +20,8 @@ public struct CentralConfig: Sendable {
     public var schedules: [ReportSchedule] = []
     /// How often the scheduler looks for reports due.
     public var schedulerIntervalSeconds = 30
+    /// Deadlines and the per-client connection cap of both listeners (`[connections]`).
+    public var connections = ListenerLimits()
 
     public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
 
@@ -168,9 +171,15 @@ extension CentralConfig {
         }
         let (smtp, schedules) = try parseMail(&root, sites: sites)
         let schedulerInterval = try root.int("scheduler_interval_seconds", in: 1...3600) ?? 30
+        var connections = ListenerLimits()
+        if var reader = try root.subtable("connections") {
+            try connections.read(&reader)
+            try reader.rejectUnknownKeys()
+        }
         try root.rejectUnknownKeys()
         return CentralConfig(
             dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation, api: api,
-            userIDKeyFile: userIDKeyFile, smtp: smtp, schedules: schedules, schedulerIntervalSeconds: schedulerInterval)
+            userIDKeyFile: userIDKeyFile, smtp: smtp, schedules: schedules, schedulerIntervalSeconds: schedulerInterval,
+            connections: connections)
     }
 }

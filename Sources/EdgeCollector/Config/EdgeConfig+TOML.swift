@@ -1,5 +1,6 @@
 import Foundation
 import TallyCore
+import TallyHTTP
 
 extension EdgeConfig {
     /// Reads and validates `edge.toml`; the first problem found is thrown as one clear sentence.
@@ -44,7 +45,9 @@ extension EdgeConfig {
         }
 
         var limits = RequestLimits()
+        var listener = ListenerLimits()
         if var reader = try root.subtable("limits") {
+            try listener.read(&reader)
             if let v = try reader.int("max_url_bytes", in: 256...65_536) { limits.maxURLBytes = v }
             if let v = try reader.int("max_body_bytes", in: 1024...(64 << 20)) { limits.maxBodyBytes = v }
             if let v = try reader.int("max_parameters", in: 10...1000) { limits.maxParameters = v }
@@ -121,7 +124,7 @@ extension EdgeConfig {
             edgeID: edgeID, listenHost: host, listenPort: port, dataDirectory: dataDirectory,
             logLevel: logLevel, geoIPDatabase: geoIPDatabase, trustedProxies: trustedProxies,
             userIDKeyFile: userIDKeyFile, globalPolicy: globalPolicy, sites: sites, buffer: buffer,
-            limits: limits, shipping: shipping)
+            limits: limits, listener: listener, shipping: shipping)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TallyCore
+import TallyHTTP
 
 /// The edge's whole configuration, validated. Built from `edge.toml` by `EdgeConfig.load(path:)`.
 public struct EdgeConfig: Sendable {
@@ -17,6 +18,8 @@ public struct EdgeConfig: Sendable {
     public var sites: [SiteConfig]
     public var buffer: BufferSettings
     public var limits: RequestLimits
+    /// Deadlines and the per-client connection cap of the HTTP listener (`[limits]`).
+    public var listener = ListenerLimits()
     public var shipping: ShippingSettings?
 
     public var bufferPath: String { (dataDirectory as NSString).appendingPathComponent("buffer.sqlite") }

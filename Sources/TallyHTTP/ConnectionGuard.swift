@@ -1,0 +1,166 @@
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+import TallyCore
+
+/// Bounds on every connection of a listener, so a slow or greedy client cannot hold the daemon's
+/// connections: the request head must arrive within `headerTimeout` of the connection opening (or of
+/// the previous response, within `idleTimeout` on a kept-alive connection), the body within
+/// `bodyTimeout` of the head, and one client address may hold at most `maxConnectionsPerClient`.
+public struct ListenerLimits: Sendable, Equatable {
+    public var headerTimeoutSeconds = 10
+    public var bodyTimeoutSeconds = 30
+    /// Longer than nginx's default upstream `keepalive_timeout` (60 s), so a proxy closes its idle
+    /// connections first and never sends a request into a connection being closed.
+    public var idleTimeoutSeconds = 75
+    public var maxConnectionsPerClient = 64
+
+    public init() {}
+}
+
+/// The open connections of one listener by client address, shared by the listener's guards.
+public final class ClientConnections: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+    let limit: Int
+    /// Addresses the cap does not apply to (a trusted reverse proxy carries many clients).
+    let isExempt: @Sendable (String) -> Bool
+
+    public init(limit: Int, isExempt: @escaping @Sendable (String) -> Bool = { _ in false }) {
+        self.limit = limit
+        self.isExempt = isExempt
+    }
+
+    /// Counts a new connection from `client`, or refuses it when the client is at its cap.
+    func admit(_ client: String) -> Bool {
+        if isExempt(client) { return true }
+        return counts.withLock { counts in
+            let open = counts[client, default: 0]
+            guard open < limit else { return false }
+            counts[client] = open + 1
+            return true
+        }
+    }
+
+    func release(_ client: String) {
+        if isExempt(client) { return }
+        counts.withLock { counts in
+            let open = counts[client, default: 0] - 1
+            counts[client] = open > 0 ? open : nil
+        }
+    }
+
+    /// Connections `client` holds now (for tests and diagnostics).
+    public func open(for client: String) -> Int { counts.withLock { $0[client, default: 0] } }
+}
+
+/// The per-connection handler enforcing `ListenerLimits`, placed after HTTP decoding (Hummingbird's
+/// `additionalChannelHandlers`), so it sees request heads, bodies and ends, and responses going out.
+/// A connection that misses a deadline is closed; nothing is answered to a client that never finished
+/// asking.
+public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+    public typealias InboundOut = HTTPRequestPart
+    public typealias OutboundIn = HTTPResponsePart
+    public typealias OutboundOut = HTTPResponsePart
+
+    private enum Phase { case awaitingHead, readingBody, responding }
+
+    private let limits: ListenerLimits
+    private let connections: ClientConnections
+    private var client: String?
+    private var phase = Phase.awaitingHead
+    private var deadline: Scheduled<Void>?
+
+    public init(limits: ListenerLimits, connections: ClientConnections) {
+        self.limits = limits
+        self.connections = connections
+    }
+
+    /// The listener adds the guard while it sets a new connection up, before the connection is active;
+    /// counting and deadlines start when it becomes active (closing earlier would not take effect).
+    public func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        guard connections.admit(address) else {
+            context.close(promise: nil)
+            return
+        }
+        client = address
+        arm(context, seconds: limits.headerTimeoutSeconds)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            phase = .readingBody
+            arm(context, seconds: limits.bodyTimeoutSeconds)
+        case .body:
+            break
+        case .end:
+            phase = .responding
+            deadline?.cancel()
+            deadline = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), phase == .responding {
+            // The response is complete: the connection may wait for the next request, but not forever.
+            phase = .awaitingHead
+            arm(context, seconds: limits.idleTimeoutSeconds)
+        }
+        context.write(data, promise: promise)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+    }
+
+    private func arm(_ context: ChannelHandlerContext, seconds: Int) {
+        deadline?.cancel()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    private func finish() {
+        deadline?.cancel()
+        deadline = nil
+        if let client {
+            connections.release(client)
+            self.client = nil
+        }
+    }
+}
+
+extension ListenerLimits {
+    /// Reads the four keys wherever a configuration keeps them (`[limits]` on the edge, `[connections]`
+    /// on central); absent keys keep their defaults.
+    public mutating func read(_ reader: inout TOMLReader) throws {
+        if let v = try reader.int("header_timeout_seconds", in: 1...3600) { headerTimeoutSeconds = v }
+        if let v = try reader.int("body_timeout_seconds", in: 1...3600) { bodyTimeoutSeconds = v }
+        if let v = try reader.int("idle_timeout_seconds", in: 1...3600) { idleTimeoutSeconds = v }
+        if let v = try reader.int("max_connections_per_client", in: 1...100_000) { maxConnectionsPerClient = v }
+    }
+}
+
+extension HTTP1Channel.Configuration {
+    /// Hummingbird's HTTP/1 channel with a `ConnectionGuard` on every connection of the listener.
+    public static func guarded(_ limits: ListenerLimits, connections: ClientConnections) -> HTTP1Channel.Configuration {
+        HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuard(limits: limits, connections: connections)],
+            idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))
+    }
+}

@@ -1,0 +1,393 @@
+import Foundation
+import GRDB
+import TallyCore
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// What a client or attacker can send to the real daemons, through their real interfaces.
+@Suite("Nothing a client sends crashes, stalls or poisons Tally", .serialized)
+struct RobustnessTests {
+    /// GET or POST on loopback; status and body (nil status: no HTTP answer at all).
+    static func http(_ url: String, method: String = "GET", body: Data? = nil, headers: [String: String] = [:]) async -> (status: Int?, body: String) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 60
+        // A browser's user agent: the edge drops what looks like a bot (URLSession's own agent does).
+        request.setValue(ShippingTests.userAgent, forHTTPHeaderField: "User-Agent")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        guard let (data, response) = try? await URLSession(configuration: .ephemeral).data(for: request) else { return (nil, "") }
+        return ((response as? HTTPURLResponse)?.statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Polls until `condition` holds — an event in another process, with no notification to wait on —
+    /// or fails the test after a generous bound meant only to end a hung run.
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<1200 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("never happened: \(what)")
+    }
+
+    static func central(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try EdgeProcess.command(arguments, executable: EdgeProcess.binary("tally-central"))
+    }
+
+    static func token(_ sandbox: ShippingSandbox) throws -> String {
+        let made = try central(["token", "create", "-c", sandbox.centralConfig, "--name", "probe", "--sites", "all"])
+        return try #require(made.output.split(separator: "\n").last.map(String.init))
+    }
+
+    static func residentMegabytes(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    }
+
+    @Test("Out-of-range dates and periods answer 400 or exit 2 with one line; central keeps running; ranges are bounded")
+    func datesAndRanges() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let centralProcess = try sandbox.startCentral("central")
+        let token = try Self.token(sandbox)
+        let auth = ["Authorization": "Bearer \(token)"]
+        let api = "http://127.0.0.1:\(sandbox.apiPort)/api/v1/reports"
+        for query in ["summary?site=1&period=month&date=9999-12-15", "pages?site=1&period=year&date=9999-01-01",
+                      "summary?site=1&period=week&date=0001-01-01", "evolution?site=1&period=range&date=0001-01-01,9999-12-31",
+                      "summary?site=1&period=day&date=last99999999999999999999", "summary?site=1&period=month&date=last3660"] {
+            let answer = await Self.http("\(api)/\(query)", headers: auth)
+            #expect(answer.status == 400, "\(query): \(answer)")
+            #expect(answer.body.split(separator: "\n").count == 1, "\(answer.body)")
+        }
+        let cli = try Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", "summary", "--period", "month", "--date", "9999-12-15"])
+        #expect(cli.status == 2)
+        #expect(cli.output == "tally-central: date 9999-12-15 is outside the supported dates 1970-01-01 to 2199-12-31; pick a date in that range.\n")
+        #expect(await Self.http("http://127.0.0.1:\(sandbox.apiPort)/healthz").status == 200, "central is still running")
+
+        // The longest range a report may cover, three at once: answered in full, memory bounded.
+        let longest = "\(api)/evolution?site=1&period=range&date=2010-01-01,2020-01-08&format=json"
+        let answers = await withTaskGroup(of: (Int?, String).self) { group in
+            for _ in 0..<3 { group.addTask { await Self.http(longest, headers: auth) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        for (status, body) in answers {
+            #expect(status == 200)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            #expect((json["rows"] as? [Any])?.count == 3660)
+        }
+        #expect(Self.residentMegabytes(centralProcess.process.processIdentifier) < 300)
+        let tooLong = await Self.http("\(api)/evolution?site=1&period=range&date=2010-01-01,2020-01-09", headers: auth)
+        #expect(tooLong.status == 400 && tooLong.body.contains("covers 3661 days, more than the 3660"), "\(tooLong)")
+        centralProcess.signal(SIGTERM)
+        #expect(centralProcess.waitForExit() == 0)
+    }
+
+    @Test("Control characters, unusable numbers and formulas: repaired on arrival, stored whole, every report parses")
+    func hostileValues() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let centralProcess = try sandbox.startCentral("central")
+        let edge = try sandbox.startEdge("edge")
+        let base = "http://127.0.0.1:\(edge.port)"
+        let page = "url=https%3A%2F%2Fexample.com%2F"
+        var sent = 0
+        for query in ["e_c=Video&e_a=Play&e_v=1e308", "e_c=Video&e_a=Play&e_v=1e308", "e_c=Video&e_a=Play&e_v=inf",
+                      "action_name=Before%7FAfter", "action_name=Line%0Abreak%C2%85", "action_name=%3DHYPERLINK(%22http%3A%2F%2Fevil%22)",
+                      "action_name=%40SUM(1%2C2)"] {
+            let answer = await Self.http("\(base)/matomo.php?idsite=1&rec=1&\(page)&\(query)", headers: ["X-Forwarded-For": "198.51.100.20"])
+            #expect(answer.status == 200, "\(query)")
+            sent += 1
+        }
+        let beacon = #"{"site":1,"url":"https://example.com/beacon","title":"Nul\u0000Title","kind":"pageview"}"#
+        #expect(await Self.http("\(base)/api/event", method: "POST", body: Data(beacon.utf8), headers: ["Content-Type": "application/json"]).status == 202)
+        sent += 1
+        try await Self.eventually("central holds every hit") { try sandbox.edgeDepth() == 0 && sandbox.centralURLs().count == sent }
+
+        let titles = try await DatabaseQueue(path: sandbox.centralStore).read { db in
+            try String.fetchAll(db, sql: "SELECT title FROM hits WHERE title IS NOT NULL ORDER BY id")
+        }
+        #expect(titles == ["BeforeAfter", "Linebreak", #"=HYPERLINK("http://evil")"#, "@SUM(1,2)", "NulTitle"])
+        let metrics = await Self.http("\(base)/metrics").body
+        #expect(metrics.contains(#"tally_edge_input_repairs_total{kind="control_characters"} 3"#), "\(metrics)")
+        #expect(metrics.contains(#"tally_edge_input_repairs_total{kind="number_out_of_range"} 3"#))
+
+        _ = try Self.central(["aggregate", "-c", sandbox.centralConfig])
+        for report in ["events", "summary", "page_titles"] {
+            let json = try Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", report, "--format", "json"])
+            #expect(json.status == 0)
+            #expect((try? JSONSerialization.jsonObject(with: Data(json.output.utf8))) != nil, "\(report) JSON parses: \(json.output)")
+            #expect(!json.output.contains("inf") && !json.output.contains("nan"))
+        }
+        let csvPath = sandbox.path + "/titles.csv"
+        let csv = try Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", "page_titles", "--format", "csv", "--output", csvPath])
+        #expect(csv.status == 0)
+        let python = try Self.python("import csv,sys\nfor row in csv.reader(open(sys.argv[1], newline='', encoding='utf-8')): print(row[0])", csvPath)
+        let labels = python.split(separator: "\n").map(String.init)
+        #expect(labels.contains(#"'=HYPERLINK("http://evil")"#), "\(labels)")
+        #expect(labels.contains("'@SUM(1,2)"))
+        #expect(!labels.contains { $0.hasPrefix("=") || $0.hasPrefix("@") })
+        edge.signal(SIGTERM)
+        centralProcess.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(centralProcess.waitForExit() == 0)
+    }
+
+    static func python(_ program: String, _ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", program] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("A poison record is quarantined alone and the rest ship; a lost buffer starts a new stream that central accepts")
+    func poisonAndLostBuffer() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let centralProcess = try sandbox.startCentral("central")
+        var edge = try sandbox.startEdge("edge-1")
+        edge.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        // A record whose payload no longer reads as a hit: a raw control character inside a string.
+        try await DatabaseQueue(path: sandbox.edgeBuffer).write { db in
+            try db.execute(
+                sql: "INSERT INTO hits (received_at, site_id, policy_digest, payload) VALUES (1, 1, ?, ?)",
+                arguments: [String(repeating: "0", count: 64), Data(#"{"kind":"pageview","site_id":1,"title":"a\#u{01}b","ts":1}"#.utf8)])
+        }
+        edge = try sandbox.startEdge("edge-2")
+        var sent = Set<String>()
+        for n in 0..<30 {
+            let url = "https://example.com/after-poison/\(n)"
+            #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)").status == 200)
+            sent.insert(url)
+        }
+        try await Self.eventually("the good hits arrive") { Set(try sandbox.centralURLs()) == sent }
+        let status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        #expect(status.output.contains("Quarantined:     0 batches, 1 records"), "\(status.output)")
+        let health = await Self.http("http://127.0.0.1:\(edge.port)/healthz")
+        #expect(health.status == 503 && health.body.contains("records_quarantined: 1 record(s)"), "\(health)")
+        #expect(await Self.http("http://127.0.0.1:\(edge.port)/metrics").body.contains("tally_edge_records_quarantined 1"))
+        #expect(edge.log.components(separatedBy: "cannot be shipped").count == 2, "logged once")
+
+        // The buffer is lost: the edge starts a new one, numbered in a new stream, and delivery goes on.
+        edge.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sandbox.edgeBuffer + suffix) }
+        edge = try sandbox.startEdge("edge-3")
+        for n in 0..<100 {
+            let url = "https://example.com/new-buffer/\(n)"
+            #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)").status == 200)
+            sent.insert(url)
+        }
+        try await Self.eventually("all 100 hits of the new buffer arrive") { Set(try sandbox.centralURLs()) == sent }
+        #expect(try sandbox.centralURLs().count == sent.count, "nothing twice")
+        let centralStatus = try Self.central(["status", "-c", sandbox.centralConfig])
+        #expect(centralStatus.output.components(separatedBy: "  stream ").count == 3, "two streams: \(centralStatus.output)")
+        #expect(centralStatus.output.contains("Edge edge-1:"))
+        edge.signal(SIGTERM)
+        centralProcess.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(centralProcess.waitForExit() == 0)
+    }
+
+    @Test("Health reports degraded with the reason while a store refuses writes, and recovers without a restart")
+    func healthTellsTheTruth() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let centralProcess = try sandbox.startCentral("central")
+        let edge = try sandbox.startEdge("edge")
+        let edgeHealth = "http://127.0.0.1:\(edge.port)/healthz"
+        let centralHealth = "http://127.0.0.1:\(sandbox.apiPort)/healthz"
+        #expect(await Self.http(edgeHealth).status == 200)
+        #expect(await Self.http(centralHealth).status == 200)
+
+        for (database, health, reason) in [(sandbox.edgeBuffer, edgeHealth, "buffer_write_failed"), (sandbox.centralStore, centralHealth, "store_unavailable")] {
+            // Another process takes the write lock and holds it: every write the daemon tries fails.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            holder.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()", database]
+            let input = Pipe(), output = Pipe()
+            holder.standardInput = input
+            holder.standardOutput = output
+            try holder.run()
+            _ = output.fileHandleForReading.availableData  // "locked"
+            if health == edgeHealth {
+                let refused = await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F")
+                #expect(refused.status == 503)
+            }
+            let degraded = await Self.http(health)
+            #expect(degraded.status == 503 && degraded.body.contains(#""status":"degraded""#) && degraded.body.contains(reason), "\(degraded)")
+            try input.fileHandleForWriting.close()
+            holder.waitUntilExit()
+            if health == edgeHealth {
+                #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
+            }
+            try await Self.eventually("\(reason) clears") { await Self.http(health).status == 200 }
+        }
+        edge.signal(SIGTERM)
+        centralProcess.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(centralProcess.waitForExit() == 0)
+    }
+
+    @Test("A stalled shipper is reported by /healthz")
+    func stalledShipper() async throws {
+        let sandbox = try ShippingSandbox(shippingExtra: "stall_after_seconds = 2")
+        defer { sandbox.remove() }
+        let edge = try sandbox.startEdge("edge")  // central never starts
+        #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
+        try await Self.eventually("the shipper is reported stalled") {
+            let health = await Self.http("http://127.0.0.1:\(edge.port)/healthz")
+            return health.status == 503 && health.body.contains("shipping_stalled")
+        }
+        edge.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+    }
+
+    @Test("check-config refuses what run refuses; databases are private; the SMTP password is checked at start-up")
+    func secretsAtRest() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let centralProcess = try sandbox.startCentral("central")
+        let edge = try sandbox.startEdge("edge")
+        #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
+        try await Self.eventually("the hit arrives") { try sandbox.centralURLs().count == 1 }
+        for file in [sandbox.edgeBuffer, sandbox.edgeBuffer + "-wal", sandbox.edgeBuffer + "-shm",
+                     sandbox.centralStore, sandbox.centralStore + "-wal", sandbox.centralStore + "-shm"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
+        }
+        edge.signal(SIGTERM)
+        centralProcess.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(centralProcess.waitForExit() == 0)
+
+        chmod(sandbox.path + "/edge.key", 0o640)
+        let check = try EdgeProcess.command(["check-config", "-c", sandbox.edgeConfig])
+        let run = try EdgeProcess.command(["run", "-c", sandbox.edgeConfig])
+        #expect(check.status == 1 && run.status == 1)
+        #expect(check.output == run.output && check.output.contains("is accessible by group or others (mode 640)"), "\(check.output)")
+
+        // An SMTP password file others can read stops check-config and run alike, before anything runs.
+        let password = sandbox.path + "/smtp-password"
+        _ = FileManager.default.createFile(atPath: password, contents: Data("secret\n".utf8), attributes: [.posixPermissions: 0o644])
+        let config = try String(contentsOfFile: sandbox.centralConfig, encoding: .utf8) + """
+
+            [smtp]
+            url = "smtp://127.0.0.1:2525"
+            from = "tally@example.org"
+            tls = "none"
+            username = "tally"
+            password_file = "\(password)"
+            """
+        try config.write(toFile: sandbox.centralConfig, atomically: true, encoding: .utf8)
+        let centralCheck = try Self.central(["check-config", "-c", sandbox.centralConfig])
+        let centralRun = try Self.central(["run", "-c", sandbox.centralConfig])
+        #expect(centralCheck.status == 1 && centralRun.status == 1)
+        #expect(centralCheck.output.contains("The SMTP password file \(password) is accessible by group or others"), "\(centralCheck.output)")
+        #expect(centralRun.output.contains("The SMTP password file \(password) is accessible by group or others"), "\(centralRun.output)")
+    }
+
+    /// A raw TCP connection to loopback, for clients that misbehave below HTTP.
+    final class RawConnection {
+        let fd: Int32
+
+        /// `from` picks the client's own loopback address, so tests can be distinct clients.
+        init(port: Int, from source: String = "127.0.0.1") throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            _ = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            // Only a guard against a hung run: a read gives up after 60 s instead of blocking forever.
+            var timeout = timeval(tv_sec: 60, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard result == 0 else { throw EdgeProcessError.exited("connect failed") }
+        }
+
+        func send(_ text: String) { _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+
+        /// What the server sends until it closes the connection or stops with a complete answer.
+        func receive() -> (text: String, closed: Bool) {
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                // Closed: an orderly end, or a reset (a connection refused at once is reset).
+                if n <= 0 { return (String(decoding: received, as: UTF8.self), n == 0 || errno == ECONNRESET) }
+                received += buffer[0..<n]
+                let text = String(decoding: received, as: UTF8.self)
+                if text.contains("\r\n\r\n"), text.hasPrefix("HTTP/1.1 ") {
+                    if let range = text.range(of: "content-length: ", options: .caseInsensitive),
+                       let length = Int(text[range.upperBound...].prefix { $0.isNumber }),
+                       let body = text.range(of: "\r\n\r\n"), text.utf8.count - text.utf8.distance(from: text.startIndex, to: body.upperBound) >= length {
+                        return (text, false)
+                    }
+                }
+            }
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test("Slow clients are cut off at the header and body deadlines; one client holds at most its share of connections")
+    func slowClients() async throws {
+        let sandbox = try ShippingSandbox(
+            centralExtra: "[connections]\nheader_timeout_seconds = 1\nbody_timeout_seconds = 1\nmax_connections_per_client = 3",
+            edgeTables: "[limits]\nheader_timeout_seconds = 1\nbody_timeout_seconds = 1\nmax_connections_per_client = 3")
+        defer { sandbox.remove() }
+        // The edge trusts no proxy here, so loopback is an ordinary client with a cap.
+        let config = try String(contentsOfFile: sandbox.edgeConfig, encoding: .utf8).replacingOccurrences(of: #"trusted_proxies = ["127.0.0.1"]"#, with: "")
+        try config.write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
+        let centralProcess = try sandbox.startCentral("central")
+        let edge = try sandbox.startEdge("edge")
+        for (port, client) in [(edge.port, "127.0.0.2"), (sandbox.apiPort, "127.0.0.3")] {
+            // Headers trickled and never finished: the server closes the connection without an answer.
+            let trickle = try RawConnection(port: port, from: client)
+            trickle.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            let cut = trickle.receive()
+            #expect(cut.closed && cut.text.isEmpty, "port \(port): \(cut)")
+        }
+        // A head whose body never comes (the edge's tracking endpoint reads bodies).
+        let body = try RawConnection(port: edge.port, from: "127.0.0.4")
+        body.send("POST /matomo.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nidsite=1")
+        #expect(body.receive().closed)
+
+        for (port, client) in [(edge.port, "127.0.0.5"), (sandbox.apiPort, "127.0.0.6")] {
+            // Three connections kept alive after a request; a fourth from the same client is closed at
+            // once, while another client is served.
+            let kept = try (0..<3).map { _ in try RawConnection(port: port, from: client) }
+            for connection in kept {
+                connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(connection.receive().text.hasPrefix("HTTP/1.1 200"), "port \(port)")
+            }
+            let fourth = try RawConnection(port: port, from: client)
+            fourth.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let refused = fourth.receive()
+            #expect(refused.closed && refused.text.isEmpty, "port \(port): \(refused)")
+            let other = try RawConnection(port: port, from: "127.0.0.7")
+            other.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(other.receive().text.hasPrefix("HTTP/1.1 200"), "port \(port)")
+        }
+        edge.signal(SIGTERM)
+        centralProcess.signal(SIGTERM)
+        #expect(edge.waitForExit() == 0)
+        #expect(centralProcess.waitForExit() == 0)
+    }
+}
