@@ -76,3 +76,28 @@ struct HitStorageTests {
         #expect(!columns.contains("payload"))
     }
 }
+
+@Suite("Batch streams")
+struct BatchStreamTests {
+    @Test("(edge, stream, sequence) is the exactly-once key; a gap in a stream is reported")
+    func streams() async throws {
+        let directory = NSTemporaryDirectory() + "tally-streams-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try CentralStore.open(path: directory + "/central.sqlite")
+        let hit = Hit(siteID: 1, kind: .pageview, timestamp: 1_795_000_000_000)
+        func header(_ stream: String, _ sequence: Int64) -> BatchHeader {
+            BatchHeader(edgeID: "edge-1", stream: stream, sequence: sequence, createdAt: 1, hitCount: 1, policyDigest: String(repeating: "0", count: 64), bodyBytes: 0)
+        }
+        #expect(try await store.store(header("", 1), hits: [hit], contentSHA256: "a", receivedAt: Date()) == .stored(hits: 1, missingBefore: 0))
+        #expect(try await store.store(header("", 1), hits: [hit], contentSHA256: "a", receivedAt: Date()) == .duplicate)
+        #expect(try await store.store(header("", 1), hits: [hit], contentSHA256: "b", receivedAt: Date()) == .conflict)
+        // A replaced buffer numbers from 1 again in its own stream: stored, not a conflict.
+        #expect(try await store.store(header("00000000000000ab", 1), hits: [hit], contentSHA256: "b", receivedAt: Date()) == .stored(hits: 1, missingBefore: 0))
+        #expect(try await store.store(header("00000000000000ab", 4), hits: [hit], contentSHA256: "c", receivedAt: Date()) == .stored(hits: 1, missingBefore: 2))
+        let contacts = try store.edgeContacts()
+        #expect(contacts.map(\.stream) == ["", "00000000000000ab"])
+        #expect(contacts.map(\.lastSequence) == [1, 4])
+        #expect(try store.counts() == (hits: 3, batches: 3))
+    }
+}

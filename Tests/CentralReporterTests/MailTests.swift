@@ -25,7 +25,7 @@ final class SMTPSink: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(120)  // a guard against a hung run; the loop waits for the port to open
         while Date() < deadline {
             let (status, _) = try await run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])
             if status == 0 { return }
@@ -35,10 +35,9 @@ final class SMTPSink: @unchecked Sendable {
 
     func stop() {
         guard let process, process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(1)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        // The sink holds nothing worth a graceful stop: end it at once and wait for it.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     var messages: [String] {

@@ -195,7 +195,7 @@ struct AggregationServiceTests {
         let group = ServiceGroup(configuration: .init(services: [service], logger: .init(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let deadline = Date().addingTimeInterval(10)
+            let deadline = Date().addingTimeInterval(120)
             while try !components.store.dirtyDays().isEmpty, Date() < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }

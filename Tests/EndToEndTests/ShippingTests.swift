@@ -94,11 +94,9 @@ struct ShippingSandbox {
     }
 
     /// Waits until the edge's buffer is empty and central holds `count` hits.
-    func waitForDrain(count: Int, timeout: TimeInterval = 60) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try edgeDepth() == 0, try centralURLs().count >= count { return }
-            try await Task.sleep(for: .milliseconds(200))
+    func waitForDrain(count: Int) async throws {
+        try await RobustnessTests.eventually("the edge drains \(count) hits to central") {
+            try edgeDepth() == 0 && centralURLs().count >= count
         }
     }
 }
@@ -176,7 +174,8 @@ struct ShippingTests {
         #expect(try sandbox.edgeDepth() > 0)
 
         central = try sandbox.startCentral("central-2")
-        try await Task.sleep(for: .milliseconds(Int.random(in: 100...500)))
+        let before = try sandbox.centralURLs().count
+        try await RobustnessTests.eventually("the backlog starts to drain") { try sandbox.centralURLs().count > before }
         edge.signal(SIGKILL)  // while it drains the backlog, batch by batch
         _ = edge.waitForExit()
         let midway = try sandbox.centralURLs().count
@@ -211,9 +210,12 @@ struct ShippingTests {
         let edge = try sandbox.startEdge("edge")
         let round = await Self.load(edge, label: "down", seconds: 1.0)
         #expect(round.failed == 0)
-        try await Task.sleep(for: .milliseconds(1500))
+        var status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        try await RobustnessTests.eventually("a send to the absent central fails") {
+            status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+            return !status.output.contains("Send failures:   0")
+        }
         #expect(try sandbox.edgeDepth() == round.sent.count, "nothing is lost or deleted while central is down")
-        let status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         #expect(status.output.contains("Last shipment:   none yet"))
         #expect(!status.output.contains("Send failures:   0"))
 
