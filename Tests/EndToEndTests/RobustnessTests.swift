@@ -32,6 +32,12 @@ struct RobustnessTests {
         Issue.record("never happened: \(what)")
     }
 
+    /// SIGTERM to each daemon; each must stop cleanly.
+    static func stop(_ processes: EdgeProcess...) {
+        for process in processes { process.signal(SIGTERM) }
+        for process in processes { #expect(process.waitForExit() == 0, "\(process.logPath)") }
+    }
+
     static func central(_ arguments: [String]) throws -> (status: Int32, output: String) {
         try EdgeProcess.command(arguments, executable: EdgeProcess.binary("tally-central"))
     }
@@ -129,10 +135,7 @@ struct RobustnessTests {
         #expect(labels.contains(#"'=HYPERLINK("http://evil")"#), "\(labels)")
         #expect(labels.contains("'@SUM(1,2)"))
         #expect(!labels.contains { $0.hasPrefix("=") || $0.hasPrefix("@") })
-        edge.signal(SIGTERM)
-        centralProcess.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(centralProcess.waitForExit() == 0)
+        Self.stop(edge, centralProcess)
     }
 
     static func python(_ program: String, _ arguments: String...) throws -> String {
@@ -191,10 +194,7 @@ struct RobustnessTests {
         let centralStatus = try Self.central(["status", "-c", sandbox.centralConfig])
         #expect(centralStatus.output.components(separatedBy: "  stream ").count == 3, "two streams: \(centralStatus.output)")
         #expect(centralStatus.output.contains("Edge edge-1:"))
-        edge.signal(SIGTERM)
-        centralProcess.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(centralProcess.waitForExit() == 0)
+        Self.stop(edge, centralProcess)
     }
 
     @Test("Health reports degraded with the reason while a store refuses writes, and recovers without a restart")
@@ -231,10 +231,7 @@ struct RobustnessTests {
             }
             try await Self.eventually("\(reason) clears") { await Self.http(health).status == 200 }
         }
-        edge.signal(SIGTERM)
-        centralProcess.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(centralProcess.waitForExit() == 0)
+        Self.stop(edge, centralProcess)
     }
 
     @Test("A stalled shipper is reported by /healthz")
@@ -264,10 +261,7 @@ struct RobustnessTests {
             let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
         }
-        edge.signal(SIGTERM)
-        centralProcess.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(centralProcess.waitForExit() == 0)
+        Self.stop(edge, centralProcess)
 
         chmod(sandbox.path + "/edge.key", 0o640)
         let check = try EdgeProcess.command(["check-config", "-c", sandbox.edgeConfig])
@@ -385,9 +379,6 @@ struct RobustnessTests {
             other.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(other.receive().text.hasPrefix("HTTP/1.1 200"), "port \(port)")
         }
-        edge.signal(SIGTERM)
-        centralProcess.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(centralProcess.waitForExit() == 0)
+        Self.stop(edge, centralProcess)
     }
 }
