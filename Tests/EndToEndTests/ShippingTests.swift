@@ -119,13 +119,9 @@ func freePort() throws -> Int {
 struct ShippingTests {
     static let userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ShipProbe/3.1 Chrome/120.0.0.0 Safari/537.36"
 
-    /// Sends hits with unique URLs from 8 clients for `seconds`; every request must be answered 200.
-    static func load(_ edge: EdgeProcess, label: String, seconds: Double) async -> (sent: Set<String>, failed: Int) {
-        let stop = StopFlag()
-        Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            stop.set()
-        }
+    /// Sends `perClient` hits with unique URLs from each of 8 clients; every request must be answered 200.
+    /// A count, not a duration: the same load on a fast machine and on a busy CI runner.
+    static func load(_ edge: EdgeProcess, label: String, perClient: Int) async -> (sent: Set<String>, failed: Int) {
         let session = URLSession(configuration: .ephemeral)
         return await withTaskGroup(of: ([String], Int).self) { group in
             for worker in 0..<8 {
@@ -133,7 +129,7 @@ struct ShippingTests {
                     var sent: [String] = []
                     var failed = 0
                     var n = 0
-                    while !stop.isSet {
+                    while n < perClient {
                         let url = "https://example.com/\(label)/\(worker)/\(n)"
                         let status = await edge.get(
                             "/matomo.php?idsite=1&rec=1&url=" + url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
@@ -162,13 +158,13 @@ struct ShippingTests {
         var edge = try sandbox.startEdge("edge-1")
         var sent = Set<String>()
 
-        var round = await Self.load(edge, label: "a", seconds: 1.0)
+        var round = await Self.load(edge, label: "a", perClient: 150)
         #expect(round.failed == 0)
         sent.formUnion(round.sent)
         central.signal(SIGKILL)  // while batches are flowing
         _ = central.waitForExit()
 
-        round = await Self.load(edge, label: "b", seconds: 1.0)  // central is down: the edge keeps accepting
+        round = await Self.load(edge, label: "b", perClient: 150)  // central is down: the edge keeps accepting
         #expect(round.failed == 0)
         sent.formUnion(round.sent)
         #expect(try sandbox.edgeDepth() > 0)
@@ -181,7 +177,7 @@ struct ShippingTests {
         let midway = try sandbox.centralURLs().count
         edge = try sandbox.startEdge("edge-2")
 
-        round = await Self.load(edge, label: "c", seconds: 0.5)
+        round = await Self.load(edge, label: "c", perClient: 75)
         #expect(round.failed == 0)
         sent.formUnion(round.sent)
         try await sandbox.waitForDrain(count: sent.count)
@@ -208,7 +204,7 @@ struct ShippingTests {
         let sandbox = try ShippingSandbox()
         defer { sandbox.remove() }
         let edge = try sandbox.startEdge("edge")
-        let round = await Self.load(edge, label: "down", seconds: 1.0)
+        let round = await Self.load(edge, label: "down", perClient: 150)
         #expect(round.failed == 0)
         var status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         try await RobustnessTests.eventually("a send to the absent central fails") {

@@ -91,13 +91,11 @@ public struct PrivacyPipeline: Sendable {
                     repairs: state.fields?.repairs ?? [])
             }
         }
-        // The rules every stored record keeps, checked once more on the record itself: whatever a step
-        // derived, no control character and no unusable number is stored.
-        var repairs = state.fields?.repairs ?? []
-        for repair in state.hit.repair() where !repairs.contains(repair) { repairs.append(repair) }
+        // Inputs were cleaned where they entered (QueryParameters, TrackingFields); central holds every
+        // record to the same rules again on arrival, whatever wrote it.
         return Result(
             outcome: .store(state.hit), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest,
-            repairs: repairs)
+            repairs: state.fields?.repairs ?? [])
     }
 
     private func run(_ step: Step, _ s: inout State) throws(RequestRejection) -> Decision {
