@@ -26,7 +26,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
@@ -56,7 +55,6 @@ let package = Package(
                 "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -72,11 +70,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What a tracking client sends, decoded and bounded (query strings, form and bulk bodies, the JSON
+        // beacon): free of networking and storage, so the fuzz targets build it in minutes.
+        .target(
+            name: "TrackingInput",
+            dependencies: ["TallyCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "EdgeCollector",
             dependencies: [
                 "TallyCore",
                 "TallyHTTP",
+                "TrackingInput",
                 "CMaxMindDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -182,3 +188,21 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets over every parser of untrusted input (Fuzz/README.md). They exist only in a fuzzing
+// build, `TALLY_FUZZ=1 swift build --sanitize=fuzzer`, whose libFuzzer supplies `main`; scripts/fuzz.sh
+// builds and runs them.
+if Context.environment["TALLY_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "tally-fuzz",
+            dependencies: [
+                "TallyCore",
+                "TrackingInput",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Fuzz/Sources",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        )
+    )
+}

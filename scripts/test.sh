@@ -15,3 +15,5 @@ python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosm
 swift build --build-tests
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.
 swift test --skip-build --parallel
+# Every parser of untrusted input, fuzzed from the committed seed corpus for a fixed number of inputs.
+scripts/fuzz.sh

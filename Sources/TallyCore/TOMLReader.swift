@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// Reads one TOML table with typed accessors whose errors name the full key and the offending value,
 /// and remembers which keys were read so unknown (misspelt) keys are reported instead of ignored.
@@ -63,7 +62,7 @@ public struct TOMLReader {
     }
 
     /// An array whose every element `extract` accepts; the first element it refuses is the error.
-    private mutating func array<T>(_ key: String, expected: String, _ extract: (any TOMLValueConvertible) -> T?) throws -> [T]? {
+    private mutating func array<T>(_ key: String, expected: String, _ extract: (TOMLValue) -> T?) throws -> [T]? {
         consumed.insert(key)
         guard let value = table[key] else { return nil }
         guard let array = value.array else {
@@ -118,19 +117,16 @@ public struct TOMLReader {
         }
     }
 
-    private func render(_ value: any TOMLValueConvertible) -> String {
-        if let string = value.string { return "\"\(string)\"" }
-        return value.debugDescription.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    private func render(_ value: TOMLValue) -> String { value.rendered }
 }
 
 extension TOMLReader {
     /// Parses TOML text; a syntax error names the file, line and column.
     public static func parse(_ text: String, path: String) throws -> TOMLReader {
         do {
-            return TOMLReader(try TOMLTable(string: text))
-        } catch let error as TOMLParseError {
-            throw ConfigError.syntax(path: path, line: error.source.begin.line, column: error.source.begin.column, reason: error.description)
+            return TOMLReader(try TOMLTable(parsing: text))
+        } catch {
+            throw ConfigError.syntax(path: path, line: error.line, column: error.column, reason: error.reason)
         }
     }
 

@@ -159,6 +159,8 @@ struct HTTPIngestTests {
         BadInput(name: "unknown site", uri: "/matomo.php?idsite=77&rec=1", status: .badRequest, message: "idsite=77 is not a site on this edge"),
         BadInput(name: "too many parameters", uri: "/matomo.php?idsite=1&rec=1&" + (0..<120).map { "p\($0)=1" }.joined(separator: "&"), status: .badRequest, message: "Too many parameters"),
         BadInput(name: "malformed bulk JSON", method: .post, uri: "/matomo.php", contentType: "application/json", body: #"{"requests": ["?idsite=1&rec=1"#, status: .badRequest, message: "bulk request is not JSON"),
+        // Found by the bulk fuzz target: the body's shared token escaped the value bound every parameter has.
+        BadInput(name: "oversized bulk token", method: .post, uri: "/matomo.php", contentType: "application/json", body: #"{"requests": ["?idsite=1&rec=1"], "token_auth": ""# + String(repeating: "f", count: 5000) + #""}"#, status: .badRequest, message: "token_auth is longer than 4096 bytes"),
         BadInput(name: "malformed beacon", method: .post, uri: "/api/event", contentType: "application/json", body: #"{"site":"one"}"#, status: .badRequest, message: "event body is not JSON"),
     ]
 

@@ -289,6 +289,24 @@ struct RobustnessTests {
         #expect(centralRun.output.contains("The SMTP password file \(password) is accessible by group or others"), "\(centralRun.output)")
     }
 
+    @Test("A configuration typo the fuzzer found (a table name starting with @) is one clear line from both daemons, not an abort")
+    func configurationTypo() throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        for (config, run) in [(sandbox.edgeConfig, { try EdgeProcess.command($0) }), (sandbox.centralConfig, Self.central)] {
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            try (text + "\n[@privacy]\n").write(toFile: config, atomically: true, encoding: .utf8)
+            for command in ["check-config", "run"] {
+                let result = try run([command, "-c", config])
+                #expect(result.status == 1, "\(result.output)")
+                #expect(result.output.hasSuffix(
+                    "\(config):\(line + 1):2 is not valid TOML (expected a key (letters, digits, _ or -, or a quoted string)); fix the syntax there.\n"),
+                    "\(result.output)")
+            }
+        }
+    }
+
     /// A raw TCP connection to loopback, for clients that misbehave below HTTP.
     final class RawConnection {
         let fd: Int32

@@ -1,3 +1,4 @@
+import TrackingInput
 import Logging
 import ServiceLifecycle
 import Synchronization

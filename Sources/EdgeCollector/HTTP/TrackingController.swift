@@ -1,3 +1,4 @@
+import TrackingInput
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -65,40 +66,24 @@ struct TrackingController: Sendable {
         }
     }
 
-    /// Matomo's bulk format: `{"requests": ["?idsite=1&rec=1&…", …], "token_auth": "…"}`.
+    /// Matomo's bulk format (`BulkRequest`): the valid entries are tracked, the others counted as invalid.
     private func bulk(_ body: [UInt8], query: QueryParameters, request: Request, peer: IPAddress) async throws -> Response {
-        struct BulkBody: Decodable {
-            var requests: [String]
-            var token_auth: String?
-        }
-        let decoded: BulkBody
-        do {
-            decoded = try JSONDecoder().decode(BulkBody.self, from: Data(body))
-        } catch {
-            throw RequestRejection("The bulk request is not JSON of the form {\"requests\": [\"?idsite=1&rec=1&…\"]}.")
-        }
-        guard decoded.requests.count <= limits.maxBulkRequests else {
-            throw RequestRejection("The bulk request holds \(decoded.requests.count) requests, more than \(limits.maxBulkRequests); split it.")
-        }
+        let decoded = try BulkRequest.parse(body, query: query, limits: limits)
         var incomingRequests: [IncomingRequest] = []
-        var invalidIndices: Set<Int> = []
-        for (index, entry) in decoded.requests.enumerated() {
-            let entryQuery = entry.firstIndex(of: "?").map { entry[entry.index(after: $0)...] } ?? entry[...]
-            do {
-                var parameters = try QueryParameters.parse(Array(entryQuery.utf8), limits: limits)
-                if parameters["token_auth"] == nil, let token = decoded.token_auth ?? query["token_auth"] {
-                    parameters["token_auth"] = token
-                }
+        var invalidEntries = 0
+        for entry in decoded.entries {
+            switch entry {
+            case let .success(parameters):
                 incomingRequests.append(incoming(request, peer: peer, parameters: parameters))
-            } catch {
-                ingest.countRejection(.invalidRequest)
-                invalidIndices.insert(index)
+            case let .failure(rejection):
+                ingest.countRejection(rejection.dropReason)
+                invalidEntries += 1
             }
         }
         let (outcomes, failure) = await ingest.trackBulk(incomingRequests)
         if let failure { return respond(failure, request: request) }
-        let invalid = invalidIndices.count + outcomes.filter { if case .rejected = $0 { true } else { false } }.count
-        let tracked = decoded.requests.count - invalid
+        let invalid = invalidEntries + outcomes.filter { if case .rejected = $0 { true } else { false } }.count
+        let tracked = decoded.entries.count - invalid
         let json = "{\"status\":\"success\",\"tracked\":\(tracked),\"invalid\":\(invalid)}"
         var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
         addCORS(&response, request: request)
@@ -109,13 +94,7 @@ struct TrackingController: Sendable {
     @Sendable func event(_ request: Request, context: EdgeRequestContext) async throws -> Response {
         try await handle(request, context) { peer in
             let body = try await collectBody(request)
-            let beacon: EventBeacon
-            do {
-                beacon = try JSONDecoder().decode(EventBeacon.self, from: Data(body))
-            } catch {
-                throw RequestRejection("The event body is not JSON of the form {\"site\":1,\"url\":\"https://…\",\"kind\":\"pageview\"}.")
-            }
-            let parameters = try beacon.parameters(limits: limits)
+            let parameters = try EventBeacon.parameters(body: body, limits: limits)
             let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
             switch outcome {
             case .stored, .dropped:

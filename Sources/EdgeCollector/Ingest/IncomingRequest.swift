@@ -1,3 +1,4 @@
+import TrackingInput
 import Foundation
 
 /// Everything a tracking request brought that Tally must not keep: the full client address, the raw

@@ -1,3 +1,4 @@
+import TrackingInput
 import Crypto
 import Foundation
 import TallyCore

@@ -1,3 +1,4 @@
+import TrackingInput
 import Foundation
 
 /// Finds the client's address: the socket peer, unless the peer is a trusted proxy, in which case the

@@ -1,6 +1,8 @@
+import Foundation
+
 /// Tally's own JSON beacon for `POST /api/event`, translated into the Matomo parameters the pipeline
 /// reads, so both endpoints share one set of rules.
-struct EventBeacon: Decodable {
+public struct EventBeacon: Decodable, Sendable {
     var site: Int
     var url: String
     var referrer: String?
@@ -13,6 +15,17 @@ struct EventBeacon: Decodable {
     var resolution: String?
     var language: String?
     var consent: Bool?
+
+    /// Reads a request body: the beacon's parameters, or the rejection the client sees.
+    public static func parameters(body: [UInt8], limits: RequestLimits) throws(RequestRejection) -> QueryParameters {
+        let beacon: EventBeacon
+        do {
+            beacon = try JSONDecoder().decode(EventBeacon.self, from: Data(body))
+        } catch {
+            throw RequestRejection("The event body is not JSON of the form {\"site\":1,\"url\":\"https://…\",\"kind\":\"pageview\"}.")
+        }
+        return try beacon.parameters(limits: limits)
+    }
 
     func parameters(limits: RequestLimits) throws(RequestRejection) -> QueryParameters {
         var p = QueryParameters(["idsite": String(site), "rec": "1", "url": url])
