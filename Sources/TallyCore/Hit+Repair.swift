@@ -10,7 +10,22 @@ public struct InputRepair: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// A number that is not finite or outside `Hit.numberRange` was dropped; the hit was kept.
     public static let numberOutOfRange = InputRepair(rawValue: "number_out_of_range")
 
-    public static let all: [InputRepair] = [.controlCharacters, .numberOutOfRange]
+    /// A `%` not followed by two hex digits, kept as written (as PHP's `urldecode`, and so Matomo, keeps it).
+    public static let malformedEscape = InputRepair(rawValue: "malformed_escape")
+    /// Bytes that are not UTF-8, each run replaced by U+FFFD.
+    public static let invalidUTF8 = InputRepair(rawValue: "invalid_utf8")
+    /// A value longer than `max_value_bytes`, cut at a character boundary; or a parameter whose name is
+    /// longer than any Matomo parameter's, left out.
+    public static let truncated = InputRepair(rawValue: "truncated")
+    /// A value Tally cannot use (a malformed `res`, `_id`, `pv_id`, `idgoal`, time of day or `cdt`) was
+    /// ignored and the rest of the hit kept, as Matomo ignores it.
+    public static let unusableValue = InputRepair(rawValue: "unusable_value")
+    /// A `cdt` in the future (the client's clock is ahead): ignored, the hit is tracked at arrival.
+    public static let futureTime = InputRepair(rawValue: "future_time")
+
+    public static let all: [InputRepair] = [
+        .controlCharacters, .numberOutOfRange, .malformedEscape, .invalidUTF8, .truncated, .unusableValue, .futureTime,
+    ]
 }
 
 extension Hit {

@@ -48,9 +48,7 @@ public struct EventBeacon: Decodable, Sendable {
         case let other:
             throw RequestRejection("kind \"\(other)\" is not known; use \"pageview\" or \"event\".")
         }
-        for (key, value) in [("url", url), ("referrer", referrer ?? ""), ("title", title ?? "")] where value.utf8.count > limits.maxValueBytes {
-            throw RequestRejection("\(key) is longer than \(limits.maxValueBytes) bytes; shorten it.")
-        }
+        p.truncateValues(toBytes: limits.maxValueBytes)
         return p
     }
 }

@@ -2,10 +2,11 @@ import TallyCore
 
 /// Matomo tracking parameters from a query string or an `application/x-www-form-urlencoded` body.
 ///
-/// Parsing is strict and bounded: percent escapes must be well formed, the decoded bytes must be valid
-/// UTF-8, and the parameter count and each value's length are capped; anything else is a rejection, so
-/// the pipeline never sees a half-decoded value. Control characters are removed (TextCleaning) and the
-/// removal is recorded in `repairs`.
+/// Parsing is tolerant where Matomo is and bounded where it must be. A `%` not followed by two hex digits
+/// is kept as written (PHP's `urldecode`), bytes that are not UTF-8 become U+FFFD, control characters are
+/// removed (TextCleaning), and a value longer than `max_value_bytes` is cut at a character boundary; each
+/// repair is recorded in `repairs` and the hit is kept. Only the parameter count is a rejection, so the
+/// work per request stays bounded.
 ///
 /// The pairs are kept in arrival order and looked up from the end, so a repeated name reads as its last
 /// value, as PHP (and so Matomo) has it. A tracking request carries a few dozen pairs and the pipeline
@@ -60,15 +61,27 @@ public struct QueryParameters: Sendable, Equatable {
 
     public static func == (lhs: QueryParameters, rhs: QueryParameters) -> Bool { lhs.dictionary == rhs.dictionary }
 
-    /// Merges `other` over these parameters (a POST body's parameters win over the query string's).
-    public mutating func merge(_ other: QueryParameters) {
-        pairs.append(contentsOf: other.pairs)
+    /// Merges `other` under these parameters: where both have a name, these win. The query string wins
+    /// over a POST body's parameters, as Matomo reads them.
+    public mutating func merge(under other: QueryParameters) {
+        pairs = other.pairs + pairs
         for repair in other.repairs { noteRepair(repair) }
+    }
+
+    /// Cuts every value longer than `limit` bytes (the JSON beacon's values, which arrive unbounded).
+    public mutating func truncateValues(toBytes limit: Int) {
+        for index in pairs.indices where pairs[index].value.utf8.count > limit {
+            pairs[index].value = Self.truncated(pairs[index].value, toBytes: limit)
+            noteRepair(.truncated)
+        }
     }
 
     private mutating func noteRepair(_ repair: InputRepair) {
         if !repairs.contains(repair) { repairs.append(repair) }
     }
+
+    /// The longest parameter name kept; Matomo's longest is far shorter.
+    static let maxNameBytes = 128
 
     /// Parses `a=1&b=%C3%A9`. Every pair counts towards `max_parameters`, repeated names included.
     public static func parse(_ bytes: [UInt8], limits: RequestLimits) throws(RequestRejection) -> QueryParameters {
@@ -84,23 +97,25 @@ public struct QueryParameters: Sendable, Equatable {
             }
             defer { start = end + 1 }
             if end == start { continue }
-            var repaired = false
-            let name = try decode(bytes[start..<(equals ?? end)], limit: 128, name: nil, repaired: &repaired)
-            let value = try decode(bytes[(equals.map { $0 + 1 } ?? end)..<end], limit: limits.maxValueBytes, name: name, repaired: &repaired)
-            if repaired { result.noteRepair(.controlCharacters) }
-            guard !name.isEmpty else { continue }
             guard result.pairs.count < limits.maxParameters else {
                 throw RequestRejection("Too many parameters (more than \(limits.maxParameters)); send fewer.")
             }
+            let name = decode(bytes[start..<(equals ?? end)], limit: Int.max, into: &result)
+            guard !name.isEmpty else { continue }
+            guard name.utf8.count <= maxNameBytes else {
+                result.noteRepair(.truncated)
+                continue
+            }
+            let value = decode(bytes[(equals.map { $0 + 1 } ?? end)..<end], limit: limits.maxValueBytes, into: &result)
             result.pairs.append(Pair(name: name, value: value))
         }
         return result
     }
 
-    private static func decode(_ raw: ArraySlice<UInt8>, limit: Int, name: String?, repaired: inout Bool) throws(RequestRejection) -> String {
-        // Most values carry no escapes: validate them where they lie.
+    private static func decode(_ raw: ArraySlice<UInt8>, limit: Int, into result: inout QueryParameters) -> String {
+        // Most values carry no escapes: check them where they lie.
         guard raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
-            return try validated(raw, limit: limit, name: name, repaired: &repaired)
+            return cleaned(raw, limit: limit, into: &result)
         }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
@@ -112,30 +127,55 @@ public struct QueryParameters: Sendable, Equatable {
             case UInt8(ascii: "+"):
                 out.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard index + 1 < raw.endIndex, let high = ASCII.hexValue(raw[index]), let low = ASCII.hexValue(raw[index + 1])
-                else {
-                    throw RequestRejection("Malformed percent escape in \(name.map { "parameter \($0)" } ?? "a parameter name"); encode '%' as %25.")
+                if index + 1 < raw.endIndex, let high = ASCII.hexValue(raw[index]), let low = ASCII.hexValue(raw[index + 1]) {
+                    out.append(high << 4 | low)
+                    index += 2
+                } else {
+                    out.append(byte)
+                    result.noteRepair(.malformedEscape)
                 }
-                out.append(high << 4 | low)
-                index += 2
             default:
                 out.append(byte)
             }
         }
-        return try validated(out[...], limit: limit, name: name, repaired: &repaired)
+        return cleaned(out[...], limit: limit, into: &result)
     }
 
-    private static func validated(_ bytes: ArraySlice<UInt8>, limit: Int, name: String?, repaired: inout Bool) throws(RequestRejection) -> String {
-        guard bytes.count <= limit else {
-            throw RequestRejection("Parameter \(name ?? "name") is longer than \(limit) bytes; shorten it.")
+    /// Valid UTF-8 without control characters, at most `limit` bytes.
+    private static func cleaned(_ bytes: ArraySlice<UInt8>, limit: Int, into result: inout QueryParameters) -> String {
+        var text: String
+        if bytes.withUnsafeBytes(UTF8Validation.isValid) {
+            if TextCleaning.containsControlCharacter(bytes) {
+                result.noteRepair(.controlCharacters)
+                text = String(decoding: TextCleaning.removingControlCharacters(utf8: bytes), as: UTF8.self)
+            } else {
+                text = String(decoding: bytes, as: UTF8.self)
+            }
+        } else {
+            result.noteRepair(.invalidUTF8)
+            text = String(decoding: bytes, as: UTF8.self)
+            if let removed = TextCleaning.removingControlCharacters(text) {
+                result.noteRepair(.controlCharacters)
+                text = removed
+            }
         }
-        guard bytes.withUnsafeBytes(UTF8Validation.isValid) else {
-            throw RequestRejection("Parameter \(name ?? "name") is not valid UTF-8; encode it as UTF-8 before percent-encoding.")
+        if text.utf8.count > limit {
+            result.noteRepair(.truncated)
+            text = truncated(text, toBytes: limit)
         }
-        if TextCleaning.containsControlCharacter(bytes) {
-            repaired = true
-            return String(decoding: TextCleaning.removingControlCharacters(utf8: bytes), as: UTF8.self)
+        return text
+    }
+
+    /// The longest prefix of whole characters within `limit` UTF-8 bytes.
+    static func truncated(_ text: String, toBytes limit: Int) -> String {
+        var used = 0
+        var end = text.startIndex
+        for character in text {
+            let size = character.utf8.count
+            guard used + size <= limit else { break }
+            used += size
+            end = text.index(after: end)
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(text[..<end])
     }
 }

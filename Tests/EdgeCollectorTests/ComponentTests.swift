@@ -39,7 +39,7 @@ struct ComponentTests {
         #expect(p["flag"] == "")
     }
 
-    @Test("Parameters are accepted exactly when their bytes are well-formed UTF-8; control characters are removed")
+    @Test("Every byte sequence decodes as the standard library decodes UTF-8 (U+FFFD for invalid bytes), without control characters")
     func utf8Validation() throws {
         // Every one- and two-byte value, and three- and four-byte values around each lead byte's limits,
         // against the standard library's validation.
@@ -56,17 +56,37 @@ struct ComponentTests {
         var mismatches: [String] = []
         for bytes in values {
             let query = Array("v=".utf8) + bytes.flatMap { Array(String(format: "%%%02X", $0).utf8) }
-            let parsed = try? QueryParameters.parse(query, limits: RequestLimits())
-            let valid = String(validating: bytes, as: UTF8.self)
-            // Accepted exactly when valid, and then the value is the text without its Cc characters.
-            let expected = valid.map { String(String.UnicodeScalarView($0.unicodeScalars.filter { !$0.properties.generalCategory.isControl })) }
-            if parsed?["v"] != expected { mismatches.append(bytes.map { String(format: "%02X", $0) }.joined(separator: " ")) }
-            let repaired = parsed?.repairs.contains(.controlCharacters) == true
-            if parsed != nil, repaired != (valid != expected) { mismatches.append("repair count " + bytes.map { String(format: "%02X", $0) }.joined(separator: " ")) }
+            let parsed = try QueryParameters.parse(query, limits: RequestLimits())
+            let valid = String(validating: bytes, as: UTF8.self) != nil
+            let decoded = String(decoding: bytes, as: UTF8.self)
+            // The value is the decoded text without its Cc characters; each repair is recorded.
+            let expected = String(String.UnicodeScalarView(decoded.unicodeScalars.filter { !$0.properties.generalCategory.isControl }))
+            let hex = bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
+            if parsed["v"] != expected { mismatches.append(hex) }
+            if parsed.repairs.contains(.controlCharacters) != (decoded != expected) { mismatches.append("control repair " + hex) }
+            if parsed.repairs.contains(.invalidUTF8) == valid { mismatches.append("UTF-8 repair " + hex) }
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
         let decoded = try QueryParameters.parse(Array("v=caf%C3%A9+%F0%9F%98%80".utf8), limits: RequestLimits())
         #expect(decoded["v"] == "café 😀")
+        #expect(decoded.repairs.isEmpty)
+    }
+
+    @Test("Malformed escapes stay as written, long values are cut at a character boundary, long names are left out")
+    func tolerantParameters() throws {
+        var limits = RequestLimits()
+        limits.maxValueBytes = 10
+        let p = try QueryParameters.parse(Array("a=100%&b=%zz%4&c=ab%C3%A9%C3%A9%C3%A9%C3%A9&\(String(repeating: "n", count: 129))=1&d=ok".utf8), limits: limits)
+        #expect(p["a"] == "100%")
+        #expect(p["b"] == "%zz%4")
+        #expect(p["c"] == "abéééé")
+        #expect(p["c"]!.utf8.count == 10)
+        #expect(p["d"] == "ok" && p.dictionary.count == 4)
+        #expect(Set(p.repairs) == [.malformedEscape, .truncated])
+        let cut = try QueryParameters.parse(Array("c=abcdefghi%C3%A9".utf8), limits: limits)
+        #expect(cut["c"] == "abcdefghi", "a character is never split")
+        limits.maxParameters = 3
+        #expect(throws: RequestRejection.self) { try QueryParameters.parse(Array("a=1&b=2&c=3&d=4".utf8), limits: limits) }
     }
 
     @Test("User agents reduce to families, major versions and devices", arguments: [

@@ -9,6 +9,9 @@ struct PipelineTests {
     let config: EdgeConfig
     let pipeline: PrivacyPipeline
 
+    /// The arrival time of requests whose time the test checks.
+    static let now = Date(timeIntervalSince1970: 1_796_000_000)
+
     init() throws {
         directory = try TemporaryDirectory()
         config = try Fixtures.config(dataDir: directory.file("data"))
@@ -155,7 +158,9 @@ struct PipelineTests {
         SignalCase(name: "prefetch dropped", privacy: "", headers: ["sec-purpose": "prefetch"], expected: "prefetch"),
         SignalCase(name: "excluded range", privacy: "excluded_ips = [\"203.0.113.0/24\"]", expected: "excluded_ip"),
         SignalCase(name: "excluded user agent", privacy: "excluded_user_agents = [\"Win64\"]", expected: "excluded_user_agent"),
-        SignalCase(name: "host outside the site's domains", privacy: "", query: "idsite=1&rec=1&url=https://evil.test/", expected: "domain_not_allowed"),
+        SignalCase(name: "a bot that sends bots=1 is tracked, as a bot", privacy: "", userAgent: "curl/8.4.0", query: "idsite=1&rec=1&url=https://example.com/&bots=1", expected: "botstored"),
+        SignalCase(name: "bots=1 from a browser is a normal hit", privacy: "", query: "idsite=1&rec=1&url=https://example.com/&bots=1", expected: "stored"),
+        SignalCase(name: "no user agent is not a bot", privacy: "", userAgent: "", expected: "stored"),
     ]
 
     @Test("Privacy signals and exclusions produce the configured outcome", arguments: signalCases)
@@ -193,17 +198,13 @@ struct PipelineTests {
         InvalidCase(query: "idsite=-3&rec=1", message: "idsite=-3"),
         InvalidCase(query: "idsite=42&rec=1", reason: "unknown_site", message: "idsite=42 is not a site on this edge"),
         InvalidCase(query: "idsite=1&url=https://example.com/", message: "rec=1 is required"),
-        InvalidCase(query: "idsite=1&rec=1&url=ftp://example.com/", message: "not an absolute http(s) URL"),
-        InvalidCase(query: "idsite=1&rec=1&res=huge", message: "res=huge"),
-        InvalidCase(query: "idsite=1&rec=1&h=25&m=0&s=0", message: "not a time of day"),
-        InvalidCase(query: "idsite=1&rec=1&e_c=Video", message: "needs both e_c"),
-        InvalidCase(query: "idsite=1&rec=1&idgoal=0", message: "idgoal=0"),
-        InvalidCase(query: "idsite=1&rec=1&revenue=-5", message: "revenue=-5"),
-        InvalidCase(query: "idsite=1&rec=1&_id=xyz", message: "16 hex digits"),
         InvalidCase(query: "idsite=1&rec=1&cip=198.51.100.1", message: "cip requires a valid token_auth"),
         InvalidCase(query: "idsite=1&rec=1&cip=198.51.100.1&token_auth=wrong", message: "cip requires a valid token_auth"),
         InvalidCase(query: "idsite=1&rec=1&cdt=2020-01-01%2000:00:00", message: "more than 24 hours old"),
-        InvalidCase(query: "idsite=1&rec=1&cdt=yesterday", message: "cdt=yesterday is not a time"),
+        InvalidCase(query: "idsite=1&rec=1&cdo=90000", message: "more than 24 hours old"),
+        InvalidCase(query: "idsite=1&rec=1&cid=xyz", message: "cid=xyz is not a visitor id"),
+        InvalidCase(query: "idsite=1&rec=1&country=fr", message: "require a valid token_auth"),
+        InvalidCase(query: "idsite=1&rec=1&lat=48.85&long=2.35", message: "require a valid token_auth"),
     ]
 
     @Test("Invalid requests are rejected with a clear reason", arguments: invalidCases)
@@ -216,6 +217,78 @@ struct PipelineTests {
             #expect(error.dropReason.rawValue == c.reason)
             #expect(error.reason.contains(c.message), "\(error.reason)")
             #expect(error.status == 400)
+        }
+    }
+
+    struct RepairCase: Sendable, CustomTestStringConvertible {
+        var query: String
+        var repair: InputRepair
+        var check: @Sendable (Hit) -> Bool
+        var testDescription: String { query }
+    }
+
+    static let repairCases: [RepairCase] = [
+        RepairCase(query: "url=ftp://example.com/", repair: .unusableValue) { $0.url == nil && $0.kind == .pageview },
+        RepairCase(query: "url=https://example.com/&res=huge", repair: .unusableValue) { $0.resolution == nil },
+        RepairCase(query: "url=https://example.com/&h=25&m=7&s=3", repair: .unusableValue) { $0.localTime == "00:07:03" },
+        RepairCase(query: "url=https://example.com/&h=x&m=7&s=3", repair: .unusableValue) { $0.localTime == nil },
+        RepairCase(query: "url=https://example.com/&idgoal=x", repair: .unusableValue) { $0.kind == .pageview && $0.goalID == nil },
+        RepairCase(query: "url=https://example.com/&idgoal=3&revenue=-5", repair: .numberOutOfRange) { $0.kind == .goal && $0.revenue == nil },
+        RepairCase(query: "url=https://example.com/&_id=xyz", repair: .unusableValue) { $0.visitorID?.count == 16 },
+        RepairCase(query: "url=https://example.com/&pv_id=a%20b", repair: .unusableValue) { $0.pageviewID == nil },
+        RepairCase(query: "url=https://example.com/&search=shoes&search_count=-1", repair: .unusableValue) { $0.kind == .siteSearch && $0.searchCount == nil },
+        RepairCase(query: "url=https://example.com/&cdt=yesterday", repair: .unusableValue) { abs($0.timestamp - PipelineTests.now.millisecondsSince1970) < 1000 },
+        RepairCase(query: "url=https://example.com/&cdt=\(Int(PipelineTests.now.timeIntervalSince1970) + 3600)", repair: .futureTime) { abs($0.timestamp - PipelineTests.now.millisecondsSince1970) < 1000 },
+        RepairCase(query: "url=https://example.com/&action_name=%zz&e_c=Video", repair: .malformedEscape) { $0.kind == .pageview && $0.title == "%zz" && $0.eventCategory == nil },
+    ]
+
+    @Test("Values Matomo ignores are ignored, cut or clamped, the hit kept and the repair counted", arguments: repairCases)
+    func repaired(_ c: RepairCase) throws {
+        let result = try pipeline.process(request("idsite=1&rec=1&" + c.query, at: Self.now))
+        #expect(result.repairs.contains(c.repair), "\(result.repairs)")
+        guard case let .store(hit) = result.outcome else {
+            Issue.record("expected a stored hit, got \(result.outcome)")
+            return
+        }
+        #expect(c.check(hit), "\(hit)")
+    }
+
+    @Test("Matomo's action precedence: download over outlink over event over site search; a goal records no action")
+    func precedence() throws {
+        let base = "idsite=1&rec=1&url=https://example.com/&"
+        #expect(try stored(request(base + "download=https://example.com/a.pdf&link=https://x.test/&e_c=A&e_a=B&search=q")).kind == .download)
+        #expect(try stored(request(base + "link=https://x.test/&e_c=A&e_a=B&search=q")).kind == .outlink)
+        #expect(try stored(request(base + "e_c=A&e_a=B&search=q")).kind == .event)
+        #expect(try stored(request(base + "idgoal=2&e_c=A&e_a=B")).kind == .goal)
+        #expect(try stored(request(base + "ping=1&idgoal=2")).kind == .ping)
+    }
+
+    @Test("cdo moves the hit back; location overrides are honoured with the token, at the site's precision")
+    func offsetsAndLocation() throws {
+        let offset = try stored(request("idsite=1&rec=1&url=https://example.com/&cdo=600", at: Self.now))
+        #expect(abs(offset.timestamp - (PipelineTests.now.millisecondsSince1970 - 600_000)) < 1000)
+        let placed = try stored(request("idsite=1&rec=1&url=https://example.com/&country=de&region=BE&city=Berlin&lat=52.5&long=13.4&token_auth=\(Fixtures.trackingToken)"))
+        #expect(placed.country == "DE" && placed.region == "BE" && placed.city == "Berlin")
+        let config = try Fixtures.config(dataDir: directory.file("country"), privacy: "geo = \"country\"")
+        let (countryOnly, _) = try makePipeline(config)
+        guard case let .store(hit) = try countryOnly.process(request("idsite=1&rec=1&url=https://example.com/&country=de&city=Berlin&token_auth=\(Fixtures.trackingToken)")).outcome else {
+            Issue.record("not stored")
+            return
+        }
+        #expect(hit.country == "DE" && hit.city == nil)
+    }
+
+    @Test("Other hosts are tracked unless the site sets exclude_unknown_urls, which drops them as domain_not_allowed")
+    func unknownURLs() throws {
+        let outside = "idsite=1&rec=1&url=https://evil.test/"
+        #expect(try stored(request(outside)).url == "https://evil.test/")
+        let toml = Fixtures.configTOML(dataDir: directory.file("strict"))
+            .replacingOccurrences(of: "time_zone = \"Europe/Berlin\"", with: "time_zone = \"Europe/Berlin\"\nexclude_unknown_urls = true")
+        let (strict, _) = try makePipeline(try EdgeConfig.parse(toml: toml))
+        #expect(try strict.process(request(outside)).outcome == .drop(.domainNotAllowed))
+        #expect(try stored(request("idsite=1&rec=1&url=https://www.example.com/"), pipeline: strict).url == "https://www.example.com/")
+        #expect(throws: ConfigError.self) {
+            try EdgeConfig.parse(toml: toml.replacingOccurrences(of: "domains = [\"example.com\", \"*.example.com\"]", with: ""))
         }
     }
 

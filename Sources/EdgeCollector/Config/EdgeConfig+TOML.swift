@@ -112,11 +112,17 @@ extension EdgeConfig {
                     key: reader.path("tracking_token_sha256"), value: "\"\(token)\"",
                     expected: "64 hex digits (printf %s TOKEN | sha256sum)")
             }
+            let excludeUnknownURLs = try reader.bool("exclude_unknown_urls") ?? false
+            if excludeUnknownURLs, domains.isEmpty {
+                throw ConfigError.invalid(
+                    key: reader.path("exclude_unknown_urls"), value: "true",
+                    expected: "false unless the site lists its domains (domains = [\"example.com\"])")
+            }
             var policy = globalPolicy
             if let overrides = try reader.subtable("privacy") { policy = try policy.applying(overrides) }
             try reader.rejectUnknownKeys()
             sites.append(SiteConfig(
-                id: id, name: name, domains: domains, timeZone: timeZone,
+                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, timeZone: timeZone,
                 trackingTokenSHA256: token, policy: policy))
         }
         try root.rejectUnknownKeys()

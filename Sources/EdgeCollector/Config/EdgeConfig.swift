@@ -33,8 +33,12 @@ public struct EdgeConfig: Sendable {
 public struct SiteConfig: Sendable, Equatable {
     public var id: Int
     public var name: String
-    /// Host names the site's pages live on; `*.example.com` also matches every subdomain. Empty: any.
+    /// Host names the site's pages live on; `*.example.com` also matches every subdomain. They tell own
+    /// pages and internal referrers from outside ones; with `excludeUnknownURLs` they also filter hits.
     public var domains: [String]
+    /// Matomo's "only track visits and actions when the action URL starts with one of the above URLs":
+    /// hits whose page is on another host are dropped (`domain_not_allowed`). Off by default, as in Matomo.
+    public var excludeUnknownURLs = false
     public var timeZone: TimeZone
     /// SHA-256 (hex) of the token that allows `cip` and old `cdt` overrides, as Matomo's `token_auth`.
     public var trackingTokenSHA256: String?

@@ -59,7 +59,7 @@ struct TrackingController: Sendable {
                 if trimmed.first == UInt8(ascii: "{") {
                     return try await bulk(Array(trimmed), query: parameters, request: request, peer: peer)
                 }
-                parameters.merge(try QueryParameters.parse(body, limits: limits))
+                parameters.merge(under: try QueryParameters.parse(body, limits: limits))
             }
             let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
             return respond(outcome, request: request)

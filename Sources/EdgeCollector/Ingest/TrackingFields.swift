@@ -41,14 +41,19 @@ public struct TrackingFields: Sendable {
     public var countAsBot = false
     /// `cip`, honoured only with a valid `token_auth`.
     public var overrideIP: IPAddress?
+    /// `country`, `region`, `city`: a location the sender knows (an app, a server-side import), honoured
+    /// only with a valid `token_auth` and still cut to the site's geo precision.
+    public var overrideLocation: GeoResult?
     public var tokenAuth: String?
     /// Values repaired rather than refused (the parameters' own repairs included), for `/metrics`.
     public var repairs: [InputRepair] = []
 }
 
 extension TrackingFields {
-    /// Validates the parameters. `idsite` must be a configured site (else `unknown_site`), `rec=1` must be
-    /// present, numbers must be in range, and `cip` or a `cdt` older than 24 hours need the site's token.
+    /// Validates the parameters, refusing a hit only where Matomo refuses it: no `idsite` or `rec=1`, a
+    /// site this edge does not have (`unknown_site`), `cid` that is not a visitor id, and `cip`, a custom
+    /// time older than 24 hours or a location override without the site's token. Every other value that
+    /// cannot be used is ignored (or cut, or clamped, as Matomo does) and the repair recorded.
     static func parse(_ p: QueryParameters, config: EdgeConfig, now: Date) throws(RequestRejection) -> (TrackingFields, SiteConfig) {
         guard let rawSite = p["idsite"] else { throw RequestRejection("idsite is required; add idsite=<site id>.") }
         guard let siteID = Int(rawSite), siteID > 0 else {
@@ -64,58 +69,72 @@ extension TrackingFields {
             site.trackingTokenSHA256 != nil && Hex.string(SHA256Digest.of(token)) == site.trackingTokenSHA256
         } ?? false
 
-        var timestamp = now.millisecondsSince1970
-        if let cdt = p["cdt"] {
-            guard let date = parseCustomTime(cdt) else {
-                throw RequestRejection("cdt=\(cdt) is not a time; use a Unix timestamp or \"YYYY-MM-DD HH:MM:SS\" (UTC).")
-            }
-            let age = now.timeIntervalSince(date)
-            // Matomo accepts a custom time up to 24 hours old without a token (tracking_requests_require_authentication_when_custom_timestamp_newer_than).
-            if age > 86_400, !authenticated {
-                throw RequestRejection("cdt=\(cdt) is more than 24 hours old, which requires a valid token_auth.")
-            }
-            guard age > -300 else { throw RequestRejection("cdt=\(cdt) is in the future; send the time the hit happened.") }
-            timestamp = date.millisecondsSince1970
-        }
-
-        var f = TrackingFields(siteID: siteID, kind: .pageview, timestamp: timestamp)
-        if let cip = p["cip"] {
+        var f = TrackingFields(siteID: siteID, kind: .pageview, timestamp: now.millisecondsSince1970)
+        f.timestamp = try customTime(p, now: now, authenticated: authenticated, repairs: &f.repairs)
+        if let cip = p["cip"].flatMap(nonEmpty) {
             guard authenticated else { throw RequestRejection("cip requires a valid token_auth for site \(siteID); drop cip or send the site's tracking token.") }
             guard let address = IPAddress(cip) else { throw RequestRejection("cip=\(cip) is not an IP address.") }
             f.overrideIP = address
+        }
+        let location = GeoResult(
+            country: p["country"].flatMap(nonEmpty).map { $0.uppercased() }, region: p["region"].flatMap(nonEmpty),
+            city: p["city"].flatMap(nonEmpty))
+        if location != GeoResult() || p["lat"].flatMap(nonEmpty) != nil || p["long"].flatMap(nonEmpty) != nil {
+            guard authenticated else {
+                throw RequestRejection("country, region, city, lat and long require a valid token_auth for site \(siteID); drop them or send the site's tracking token.")
+            }
+            if let country = location.country, country.utf8.count != 2 || !country.utf8.allSatisfy(ASCII.isAlphanumeric) {
+                throw RequestRejection("country=\(country) is not a two-letter country code such as fr.")
+            }
+            // Coordinates are never stored: the place's name at the site's precision is all a report needs.
+            if location != GeoResult() { f.overrideLocation = location }
         }
         f.tokenAuth = tokenAuth
         f.url = p["url"].flatMap(nonEmpty)
         f.title = p["action_name"].flatMap(nonEmpty)
         f.referrer = p["urlref"].flatMap(nonEmpty)
-        if let id = p["cid"] ?? p["_id"], !id.isEmpty {
-            guard id.utf8.count == 16, id.utf8.allSatisfy(ASCII.isHexDigit) else {
-                throw RequestRejection("Visitor id \(id) is not 16 hex digits as Matomo's _id and cid are.")
+        if let cid = p["cid"].flatMap(nonEmpty) {
+            guard cid.utf8.count == 16, cid.utf8.allSatisfy(ASCII.isHexDigit) else {
+                throw RequestRejection("cid=\(cid) is not a visitor id; use 16 hex digits, as Matomo's setVisitorId does.")
             }
-            f.clientVisitorID = id.lowercased()
+            f.clientVisitorID = cid.lowercased()
+        } else if let id = p["_id"].flatMap(nonEmpty) {
+            // Matomo reads the first 16 characters of a longer _id and ignores a shorter one.
+            let head = id.utf8.prefix(16)
+            if head.count == 16, head.allSatisfy(ASCII.isHexDigit) {
+                f.clientVisitorID = String(decoding: head, as: UTF8.self).lowercased()
+            } else {
+                f.repairs.note(.unusableValue)
+            }
         }
         f.userID = p["uid"].flatMap(nonEmpty)
-        if let res = p["res"], !res.isEmpty {
+        if let res = p["res"].flatMap(nonEmpty) {
             let parts = res.utf8.split { $0 == UInt8(ascii: "x") || $0 == UInt8(ascii: "X") }
-            guard parts.count == 2, let w = ASCII.integer(parts[0]), let h = ASCII.integer(parts[1]),
-                  (1...100_000).contains(w), (1...100_000).contains(h)
-            else {
-                throw RequestRejection("res=\(res) is not a screen size; use WIDTHxHEIGHT such as 1920x1080.")
+            if parts.count == 2, let w = ASCII.integer(parts[0]), let h = ASCII.integer(parts[1]),
+               (1...100_000).contains(w), (1...100_000).contains(h) {
+                f.resolution = "\(w)x\(h)"
+            } else {
+                f.repairs.note(.unusableValue)
             }
-            f.resolution = "\(w)x\(h)"
         }
         f.language = p["lang"].flatMap(nonEmpty)
-        if let h = p["h"], let m = p["m"], let s = p["s"] {
-            guard let hh = Int(h), let mm = Int(m), let ss = Int(s), (0...23).contains(hh), (0...59).contains(mm), (0...59).contains(ss) else {
-                throw RequestRejection("h=\(h), m=\(m), s=\(s) is not a time of day; use 0-23, 0-59, 0-59.")
+        if p["h"] != nil || p["m"] != nil || p["s"] != nil {
+            // Matomo reads each part as a number and puts 0 for one out of range.
+            let parts = ["h", "m", "s"].compactMap { p[$0].flatMap { Int($0) } }
+            if parts.count == 3 {
+                let clamped = zip(parts, [23, 59, 59]).map { value, top in (0...top).contains(value) ? value : 0 }
+                if clamped != parts { f.repairs.note(.unusableValue) }
+                f.localTime = clamped.map(twoDigits).joined(separator: ":")
+            } else {
+                f.repairs.note(.unusableValue)
             }
-            f.localTime = "\(twoDigits(hh)):\(twoDigits(mm)):\(twoDigits(ss))"
         }
-        if let pv = p["pv_id"], !pv.isEmpty {
-            guard pv.utf8.count <= 32, pv.utf8.allSatisfy(ASCII.isAlphanumeric) else {
-                throw RequestRejection("pv_id=\(pv) is not a page view id; use up to 32 letters and digits.")
+        if let pv = p["pv_id"].flatMap(nonEmpty) {
+            if pv.utf8.count <= 32, pv.utf8.allSatisfy(ASCII.isAlphanumeric) {
+                f.pageviewID = pv
+            } else {
+                f.repairs.note(.unusableValue)
             }
-            f.pageviewID = pv
         }
         f.newVisit = p["new_visit"] == "1"
         f.sendImage = p["send_image"] != "0"
@@ -124,9 +143,23 @@ extension TrackingFields {
         f.campaignName = p["_rcn"].flatMap(nonEmpty)?.lowercased()
         f.campaignKeyword = p["_rck"].flatMap(nonEmpty)?.lowercased()
 
-        // The kind, in Matomo's order of precedence.
+        // The kind, in Matomo's order: a heartbeat is no action; a goal conversion records no action; of
+        // the actions a request could be, a download wins over an outlink, an outlink over an event, an
+        // event over a site search, and a pageview is what remains (core/Tracker/Action.php).
+        let goalText = p["idgoal"].flatMap(nonEmpty)
+        let goal = goalText.flatMap { Int($0) }.flatMap { (0...Int(Int32.max)).contains($0) ? $0 : nil }
+        if goalText != nil, goal == nil { f.repairs.note(.unusableValue) }
         if p["ping"] == "1" {
             f.kind = .ping
+        } else if let goal, goal > 0 {
+            f.kind = .goal
+            f.goalID = goal
+        } else if let link = p["download"].flatMap(nonEmpty) {
+            f.kind = .download
+            f.linkURL = link
+        } else if let link = p["link"].flatMap(nonEmpty) {
+            f.kind = .outlink
+            f.linkURL = link
         } else if let category = p["e_c"].flatMap(nonEmpty), let action = p["e_a"].flatMap(nonEmpty) {
             f.kind = .event
             f.eventCategory = category
@@ -134,62 +167,92 @@ extension TrackingFields {
             f.eventName = p["e_n"].flatMap(nonEmpty)
             // A value that is not a number, or not a storable one (1e308, inf), is dropped and the event
             // kept, as Matomo keeps an event whose value it cannot use.
-            if let value = p["e_v"], !value.isEmpty {
+            if let value = p["e_v"].flatMap(nonEmpty) {
                 if let number = Double(value), Hit.isStorable(number) {
                     f.eventValue = number
                 } else {
-                    f.repairs.append(.numberOutOfRange)
+                    f.repairs.note(.numberOutOfRange)
                 }
             }
-        } else if p["e_c"] != nil || p["e_a"] != nil {
-            throw RequestRejection("An event needs both e_c (category) and e_a (action).")
         } else if let keyword = p["search"] {
             f.kind = .siteSearch
             f.searchKeyword = keyword
             f.searchCategory = p["search_cat"].flatMap(nonEmpty)
-            if let count = p["search_count"], !count.isEmpty {
-                guard let n = Int(count), n >= 0 else {
-                    throw RequestRejection("search_count=\(count) is not a count; use a whole number of results.")
+            if let count = p["search_count"].flatMap(nonEmpty) {
+                if let n = Int(count), n >= 0 {
+                    f.searchCount = n
+                } else {
+                    f.repairs.note(.unusableValue)
                 }
-                f.searchCount = n
             }
-        } else if let link = p["link"].flatMap(nonEmpty) {
-            f.kind = .outlink
-            f.linkURL = link
-        } else if let link = p["download"].flatMap(nonEmpty) {
-            f.kind = .download
-            f.linkURL = link
-        } else if let goal = p["idgoal"], !goal.isEmpty {
-            guard let id = Int(goal), id > 0, id <= Int(Int32.max) else {
-                throw RequestRejection("idgoal=\(goal) is not a goal id; use a positive whole number.")
-            }
-            f.kind = .goal
-            f.goalID = id
         }
-        if let revenue = p["revenue"], !revenue.isEmpty {
-            guard let number = Double(revenue), number >= 0 || !number.isFinite else {
-                throw RequestRejection("revenue=\(revenue) is not an amount; use a non-negative decimal number.")
-            }
-            if Hit.isStorable(number) {
+        if let revenue = p["revenue"].flatMap(nonEmpty) {
+            if let number = Double(revenue), number >= 0, Hit.isStorable(number) {
                 f.revenue = number
-            } else if !f.repairs.contains(.numberOutOfRange) {
-                f.repairs.append(.numberOutOfRange)
+            } else {
+                f.repairs.note(.numberOutOfRange)
             }
         }
-        for repair in p.repairs where !f.repairs.contains(repair) { f.repairs.append(repair) }
+        for repair in p.repairs { f.repairs.note(repair) }
         return (f, site)
+    }
+
+    /// The hit's time from Matomo's `cdt` (a Unix time or a UTC date and time) and `cdo` (seconds to
+    /// subtract, from `cdt` or from now). A time in the future or more than 20 years back is ignored and
+    /// the hit tracked now; a time more than 24 hours old needs the site's token, as in Matomo
+    /// (`tracking_requests_require_authentication_when_custom_timestamp_newer_than`).
+    static func customTime(_ p: QueryParameters, now: Date, authenticated: Bool, repairs: inout [InputRepair]) throws(RequestRejection) -> Int64 {
+        let cdt = p["cdt"].flatMap(nonEmpty)
+        let cdo = p["cdo"].flatMap(nonEmpty)
+        guard cdt != nil || cdo != nil else { return now.millisecondsSince1970 }
+        var time = now
+        if let cdt {
+            guard let date = parseCustomTime(cdt) else {
+                repairs.note(.unusableValue)
+                return now.millisecondsSince1970
+            }
+            time = date
+        }
+        if let cdo {
+            guard let offset = Int(cdo), offset.magnitude <= 20 * 365 * 86_400 else {
+                repairs.note(.unusableValue)
+                return now.millisecondsSince1970
+            }
+            time = time.addingTimeInterval(-Double(offset.magnitude))
+        }
+        guard time <= now else {
+            repairs.note(.futureTime)
+            return now.millisecondsSince1970
+        }
+        let age = now.timeIntervalSince(time)
+        guard age < 20 * 365 * 86_400 else {
+            repairs.note(.unusableValue)
+            return now.millisecondsSince1970
+        }
+        if age > 86_400, !authenticated {
+            throw RequestRejection("cdt=\(cdt ?? "now") with cdo=\(cdo ?? "0") is more than 24 hours old, which requires a valid token_auth.")
+        }
+        return time.millisecondsSince1970
     }
 
     private static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
 
-    /// Matomo's `cdt`: a Unix timestamp (seconds) or "YYYY-MM-DD HH:MM:SS" in UTC.
+    /// Matomo's `cdt`: a Unix timestamp (seconds), "YYYY-MM-DD HH:MM:SS" in UTC, or ISO 8601 with a zone.
     static func parseCustomTime(_ text: String) -> Date? {
-        if let seconds = Double(text), seconds.isFinite, seconds > 0 { return Date(timeIntervalSince1970: seconds) }
+        if let seconds = Double(text), seconds.isFinite, seconds > 0, seconds < 1e11 { return Date(timeIntervalSince1970: seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.date(from: text)
+        if let date = formatter.date(from: text) { return date }
+        return ISO8601DateFormatter().date(from: text)
+    }
+}
+
+extension [InputRepair] {
+    /// Records a repair once.
+    mutating func note(_ repair: InputRepair) {
+        if !contains(repair) { append(repair) }
     }
 }
 

@@ -5,13 +5,17 @@ import TallyCore
 extension PrivacyPipeline {
     /// 1. Parse and validate; unknown `idsite` is rejected as `unknown_site`.
     func parse(_ s: inout State) throws(RequestRejection) -> Decision {
-        let (fields, site) = try TrackingFields.parse(s.request.parameters, config: config, now: s.request.receivedAt)
+        var (fields, site) = try TrackingFields.parse(s.request.parameters, config: config, now: s.request.receivedAt)
         if let url = fields.url {
-            guard let address = WebAddress(url) else {
-                throw RequestRejection("url=\(url) is not an absolute http(s) URL; send the page's full address.")
+            // A page address Tally cannot read (relative, not http) cannot be scrubbed, so it is not kept;
+            // the hit is, as Matomo keeps it.
+            if let address = WebAddress(url) {
+                s.page = address
+                s.pageHost = address.host
+            } else {
+                fields.url = nil
+                fields.repairs.note(.unusableValue)
             }
-            s.page = address
-            s.pageHost = address.host
         }
         if let address = fields.overrideIP { s.request.clientIP = address }
         s.fields = fields
@@ -29,10 +33,10 @@ extension PrivacyPipeline {
         return s.pass("site \(site.id), \(fields.kind)")
     }
 
-    /// 2. The page's host must be one of the site's domains, when domains are configured.
+    /// 2. With `exclude_unknown_urls`, the page's host must be one of the site's domains.
     func siteChecks(_ s: inout State) -> Decision {
         let site = s.site!.site
-        guard !site.domains.isEmpty else { return s.pass("site accepts any host") }
+        guard site.excludeUnknownURLs else { return s.pass("site tracks pages on any host") }
         guard let host = s.pageHost else { return s.pass("no page URL to check") }
         guard site.allows(host: host) else { return s.drop(.domainNotAllowed, "host \(host) is not one of \(site.domains)") }
         return s.pass("host \(host) belongs to the site")
@@ -55,7 +59,13 @@ extension PrivacyPipeline {
         }
         let summary = userAgents.summarize(s.request.userAgent)
         s.userAgent = summary
-        if s.f.countAsBot || summary.isBot {
+        if summary.isBot {
+            // `bots=1` is Matomo's "track this even though it looks like a bot": never dropped, and
+            // still labelled a bot so it stays out of the human counts.
+            if s.f.countAsBot {
+                s.isBot = true
+                return s.pass("bot traffic, tracked because of bots=1, counted separately")
+            }
             switch policy.bots {
             case .drop: return s.drop(.bot, "bot traffic, bots = \"drop\"")
             case .countSeparately:
@@ -111,6 +121,12 @@ extension PrivacyPipeline {
         let policy = s.policy
         let precision = s.aggregateOnly ? min(policy.geo, .country) : policy.geo
         guard precision != .none else { return s.pass("geo = \"none\"") }
+        if let given = s.f.overrideLocation?.limited(to: precision) {
+            s.hit.country = given.country
+            s.hit.region = given.region
+            s.hit.city = given.city
+            return s.pass("location given by an authenticated sender, at \(precision.rawValue) precision")
+        }
         guard let geo else { return s.pass("no GeoIP database configured") }
         let address = policy.geoSource == .fullIP ? s.request.clientIP : Self.mask(s.request.clientIP, policy)
         guard let found = geo.locate(address)?.limited(to: precision) else { return s.pass("address not in the GeoIP database") }

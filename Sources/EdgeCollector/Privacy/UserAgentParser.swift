@@ -129,8 +129,8 @@ public enum BotDetector {
     ]
 
     static func isBot(lowercasedUserAgent ua: String) -> Bool {
-        // No user agent at all: no browser sends that.
-        if ua.trimmingBlanks().isEmpty { return true }
+        // No user agent is not a bot by itself: server-side trackers in cron jobs, log imports in Common
+        // Log Format and SDKs send none.
         return userAgentTokens.contains { ua.contains($0) }
     }
 
