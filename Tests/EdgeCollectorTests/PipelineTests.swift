@@ -77,8 +77,8 @@ struct PipelineTests {
         MatomoCase(name: "same-site referrer is direct", query: "idsite=1&rec=1&url=https://example.com/b&urlref=https%3A%2F%2Fshop.example.com%2Fa") { h in
             h.referrerType == .direct && h.referrerURL == nil
         },
-        MatomoCase(name: "click ids and credentials stripped, e-mail redacted", query: "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fu%2Fbob%40example.org%3Fgclid%3Dx%26token%3Dy%26q%3Dshoes%23frag&action_name=Mail%20to%20alice%40example.com") { h in
-            h.url == "https://example.com/u/%5Bemail%5D?q=shoes" && h.title == "Mail to [email]"
+        MatomoCase(name: "click ids and credentials stripped, e-mail redacted", query: "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fu%2Fbob%40example.org%3Fgclid%3Dx%26token%3Dy%26size%3D9%23frag&action_name=Mail%20to%20alice%40example.com") { h in
+            h.url == "https://example.com/u/%5Bemail%5D?size=9" && h.title == "Mail to [email]"
         },
         MatomoCase(name: "user id hashed, client visitor id ignored", query: "idsite=1&rec=1&url=https://example.com/&uid=alice&_id=0123456789abcdef") { h in
             h.userID?.count == 32 && h.userID != "alice" && h.visitorID != "0123456789abcdef" && h.visitorID?.count == 16
@@ -276,6 +276,28 @@ struct PipelineTests {
             return
         }
         #expect(hit.country == "DE" && hit.city == nil)
+    }
+
+    @Test("A pageview whose URL carries a search parameter is a site search, with the parameters removed from the URL")
+    func siteSearchFromURL() throws {
+        let found = try stored(request("idsite=1&rec=1&url=" + "https://example.com/find?page=2&Q=red+shoes%21&lang=en".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!))
+        #expect(found.kind == .siteSearch && found.searchKeyword == "red shoes!")
+        #expect(found.url == "https://example.com/find?page=2&lang=en")
+        #expect(try stored(request("idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Fs%3D%2520%2520")).kind == .pageview, "a blank keyword is no search")
+        #expect(try stored(request("idsite=1&rec=1&url=https://example.com/&search=")).kind == .pageview)
+
+        let toml = Fixtures.configTOML(dataDir: directory.file("search")).replacingOccurrences(
+            of: "time_zone = \"Europe/Berlin\"",
+            with: "time_zone = \"Europe/Berlin\"\nsite_search_params = [\"term\"]\nsite_search_category_params = [\"Cat\"]")
+        let (custom, _) = try makePipeline(try EdgeConfig.parse(toml: toml))
+        let search = try stored(request("idsite=1&rec=1&url=" + "https://example.com/s?q=x&term=tent&cat=Camping".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!), pipeline: custom)
+        #expect(search.kind == .siteSearch && search.searchKeyword == "tent" && search.searchCategory == "Camping")
+        #expect(search.url == "https://example.com/s?q=x")
+        let off = toml.replacingOccurrences(of: "site_search_params = [\"term\"]", with: "site_search = false")
+        let (disabled, _) = try makePipeline(try EdgeConfig.parse(toml: off))
+        #expect(try stored(request("idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Fq%3Dtent"), pipeline: disabled).kind == .pageview)
+        // An event on a search results page stays an event.
+        #expect(try stored(request("idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Fq%3Dtent&e_c=A&e_a=B")).kind == .event)
     }
 
     @Test("Other hosts are tracked unless the site sets exclude_unknown_urls, which drops them as domain_not_allowed")

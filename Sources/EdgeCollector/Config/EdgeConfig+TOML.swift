@@ -118,11 +118,15 @@ extension EdgeConfig {
                     key: reader.path("exclude_unknown_urls"), value: "true",
                     expected: "false unless the site lists its domains (domains = [\"example.com\"])")
             }
+            var siteSearch = SiteSearchSettings()
+            if let v = try reader.bool("site_search") { siteSearch.enabled = v }
+            if let v = try reader.stringArray("site_search_params") { siteSearch.keywordParameters = v.map { $0.lowercased() } }
+            if let v = try reader.stringArray("site_search_category_params") { siteSearch.categoryParameters = v.map { $0.lowercased() } }
             var policy = globalPolicy
             if let overrides = try reader.subtable("privacy") { policy = try policy.applying(overrides) }
             try reader.rejectUnknownKeys()
             sites.append(SiteConfig(
-                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, timeZone: timeZone,
+                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, siteSearch: siteSearch, timeZone: timeZone,
                 trackingTokenSHA256: token, policy: policy))
         }
         try root.rejectUnknownKeys()

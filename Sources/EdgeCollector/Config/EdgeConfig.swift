@@ -39,6 +39,8 @@ public struct SiteConfig: Sendable, Equatable {
     /// Matomo's "only track visits and actions when the action URL starts with one of the above URLs":
     /// hits whose page is on another host are dropped (`domain_not_allowed`). Off by default, as in Matomo.
     public var excludeUnknownURLs = false
+    /// Site search detected from page URLs (`site_search`, `site_search_params`, `site_search_category_params`).
+    public var siteSearch = SiteSearchSettings()
     public var timeZone: TimeZone
     /// SHA-256 (hex) of the token that allows `cip` and old `cdt` overrides, as Matomo's `token_auth`.
     public var trackingTokenSHA256: String?

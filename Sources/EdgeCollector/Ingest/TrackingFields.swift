@@ -174,10 +174,10 @@ extension TrackingFields {
                     f.repairs.note(.numberOutOfRange)
                 }
             }
-        } else if let keyword = p["search"] {
+        } else if let keyword = p["search"].map({ $0.trimmingCharacters(in: .whitespaces) }).flatMap(nonEmpty) {
             f.kind = .siteSearch
             f.searchKeyword = keyword
-            f.searchCategory = p["search_cat"].flatMap(nonEmpty)
+            f.searchCategory = p["search_cat"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap(nonEmpty)
             if let count = p["search_count"].flatMap(nonEmpty) {
                 if let n = Int(count), n >= 0 {
                     f.searchCount = n

@@ -9,7 +9,13 @@ extension PrivacyPipeline {
         if let url = fields.url {
             // A page address Tally cannot read (relative, not http) cannot be scrubbed, so it is not kept;
             // the hit is, as Matomo keeps it.
-            if let address = WebAddress(url) {
+            if var address = WebAddress(url) {
+                if fields.kind == .pageview, let search = site.siteSearch.detect(in: address) {
+                    fields.kind = .siteSearch
+                    fields.searchKeyword = search.keyword
+                    fields.searchCategory = search.category
+                    address = search.page
+                }
                 s.page = address
                 s.pageHost = address.host
             } else {
