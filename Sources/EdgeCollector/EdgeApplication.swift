@@ -74,7 +74,7 @@ public func buildEdgeApplication(
     let router = Router(context: EdgeRequestContext.self)
     TrackingController(
         ingest: components.ingest, limits: config.limits,
-        resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock
+        resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock, sites: config.sites
     ).addRoutes(to: router)
     OperationsController(
         buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,

@@ -6,8 +6,9 @@ public struct RequestLimits: Sendable, Equatable {
     public var maxBodyBytes: Int = 1 << 20
     /// Most query or form parameters in one tracking request.
     public var maxParameters: Int = 100
-    /// Most requests in one Matomo bulk request.
-    public var maxBulkRequests: Int = 1000
+    /// Most requests in one Matomo bulk request. The body size bounds them already; this caps them
+    /// further where an operator wants (the default is the highest allowed value).
+    public var maxBulkRequests: Int = 100_000
     /// Longest single parameter value in bytes (URLs and titles included).
     public var maxValueBytes: Int = 4096
 

@@ -63,6 +63,35 @@ struct HTTPIngestTests {
         #expect(hits.last?.url == "https://example.com/query" && hits.last?.title == "From body")
     }
 
+    @Test("Bulk entries as objects (the log importer's form), invalid_indices for a sender with the token, more than 1,000 entries, and a bare GET")
+    func bulkProtocol() async throws {
+        let edge = try LiveEdge()
+        try await edge.run { client in
+            let objects = """
+                {"requests": [{"idsite": 1, "rec": 1, "url": "https://example.com/o1", "action_name": "Obj", "cdt": null, "bots": true},
+                              {"idsite": "nope", "rec": 1},
+                              {"idsite": "1", "rec": "1", "url": "https://example.com/o2", "e_c": "Video", "e_a": "Play", "e_v": 2.5}],
+                 "token_auth": "\(Fixtures.trackingToken)"}
+                """
+            let answer = try await client.track("/matomo.php", method: .post, headers: ["Content-Type": "application/json"], body: objects)
+            #expect(String(buffer: answer.body) == #"{"status":"success","tracked":2,"invalid":1,"invalid_indices":[1]}"#)
+            let anonymous = try await client.track(
+                "/matomo.php", method: .post, headers: ["Content-Type": "application/json"],
+                body: #"{"requests": ["?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fa1", "?idsite=x&rec=1"]}"#)
+            #expect(String(buffer: anonymous.body) == #"{"status":"success","tracked":1,"invalid":1}"#)
+            let many = (0..<1500).map { #""?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fm\#($0)""# }.joined(separator: ",")
+            let big = try await client.track("/matomo.php", method: .post, headers: ["Content-Type": "application/json"], body: #"{"requests": [\#(many)]}"#)
+            #expect(String(buffer: big.body) == #"{"status":"success","tracked":1500,"invalid":0}"#)
+            let bare = try await client.track("/matomo.php")
+            #expect(bare.status == .ok && String(buffer: bare.body).hasPrefix("This is Tally's collector"))
+            #expect(try await client.metric(#"tally_edge_hits_dropped_total{reason="invalid_request"}"#) == 2)
+        }
+        let hits = try edge.bufferedHits()
+        #expect(hits.count == 1503)
+        #expect(hits.prefix(3).map(\.url) == ["https://example.com/o1", "https://example.com/o2", "https://example.com/a1"])
+        #expect(hits[0].title == "Obj" && hits[1].kind == .event && hits[1].eventValue == 2.5)
+    }
+
     @Test("A bulk request with one invalid entry answers like Matomo and stores the valid ones")
     func bulk() async throws {
         let edge = try LiveEdge()
@@ -74,7 +103,7 @@ struct HTTPIngestTests {
                 """
             let response = try await client.track("/matomo.php", method: .post, headers: ["Content-Type": "application/json"], body: body)
             #expect(response.status == .ok)
-            #expect(String(buffer: response.body) == #"{"status":"success","tracked":3,"invalid":1}"#)
+            #expect(String(buffer: response.body) == #"{"status":"success","tracked":3,"invalid":1,"invalid_indices":[2]}"#)
             #expect(try await client.metric(#"tally_edge_hits_dropped_total{reason="invalid_request"}"#) == 1)
         }
         let hits = try edge.bufferedHits()

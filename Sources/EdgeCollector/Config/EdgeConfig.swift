@@ -1,4 +1,5 @@
 import TrackingInput
+import Crypto
 import Foundation
 import TallyCore
 import TallyHTTP
@@ -46,6 +47,13 @@ public struct SiteConfig: Sendable, Equatable {
     public var trackingTokenSHA256: String?
     /// The global policy with this site's overrides applied.
     public var policy: PrivacyPolicy
+
+    /// Whether `token` is the site's tracking token (`token_auth`): compared by its SHA-256, so the
+    /// configuration never holds the token itself.
+    public func accepts(token: String) -> Bool {
+        guard let expected = trackingTokenSHA256 else { return false }
+        return Hex.string(Array(SHA256.hash(data: Data(token.utf8)))) == expected
+    }
 
     /// Whether `host` is one of the site's domains (case-insensitive, `*.` for subdomains).
     public func allows(host: String) -> Bool {

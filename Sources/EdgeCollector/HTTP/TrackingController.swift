@@ -12,6 +12,7 @@ struct TrackingController: Sendable {
     let limits: RequestLimits
     let resolver: ClientAddressResolver
     let clock: any TallyClock
+    let sites: [SiteConfig]
 
     /// Matomo's 1×1 transparent GIF, byte for byte (core/Tracker/Response.php, `$trans_gif_64`).
     static let transparentGIF: [UInt8] = Array(Data(base64Encoded: "R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==") ?? Data())
@@ -55,11 +56,14 @@ struct TrackingController: Sendable {
             var parameters = try QueryParameters.parse(Array((request.uri.query ?? "").utf8), limits: limits)
             if request.method == .post {
                 let body = try await collectBody(request)
+                if body.isEmpty, parameters.dictionary.isEmpty { return introduction(request) }
                 let trimmed = body.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }
                 if trimmed.first == UInt8(ascii: "{") {
                     return try await bulk(Array(trimmed), query: parameters, request: request, peer: peer)
                 }
                 parameters.merge(under: try QueryParameters.parse(body, limits: limits))
+            } else if parameters.dictionary.isEmpty {
+                return introduction(request)
             }
             let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
             return respond(outcome, request: request)
@@ -67,25 +71,45 @@ struct TrackingController: Sendable {
     }
 
     /// Matomo's bulk format (`BulkRequest`): the valid entries are tracked, the others counted as invalid.
+    /// As in Matomo, the answer names the invalid entries (`invalid_indices`) only to a sender with a
+    /// valid token, since they tell which requests the edge accepted.
     private func bulk(_ body: [UInt8], query: QueryParameters, request: Request, peer: IPAddress) async throws -> Response {
         let decoded = try BulkRequest.parse(body, query: query, limits: limits)
         var incomingRequests: [IncomingRequest] = []
-        var invalidEntries = 0
-        for entry in decoded.entries {
+        var trackedIndices: [Int] = []
+        var invalidIndices: [Int] = []
+        for (index, entry) in decoded.entries.enumerated() {
             switch entry {
             case let .success(parameters):
                 incomingRequests.append(incoming(request, peer: peer, parameters: parameters))
+                trackedIndices.append(index)
             case let .failure(rejection):
                 ingest.countRejection(rejection.dropReason)
-                invalidEntries += 1
+                invalidIndices.append(index)
             }
         }
         let (outcomes, failure) = await ingest.trackBulk(incomingRequests)
         if let failure { return respond(failure, request: request) }
-        let invalid = invalidEntries + outcomes.filter { if case .rejected = $0 { true } else { false } }.count
-        let tracked = decoded.entries.count - invalid
-        let json = "{\"status\":\"success\",\"tracked\":\(tracked),\"invalid\":\(invalid)}"
+        for (index, outcome) in zip(trackedIndices, outcomes) {
+            if case .rejected = outcome { invalidIndices.append(index) }
+        }
+        invalidIndices.sort()
+        let tracked = decoded.entries.count - invalidIndices.count
+        var json = "{\"status\":\"success\",\"tracked\":\(tracked),\"invalid\":\(invalidIndices.count)"
+        if let token = decoded.sharedToken, sites.contains(where: { $0.accepts(token: token) }) {
+            json += ",\"invalid_indices\":[" + invalidIndices.map(String.init).joined(separator: ",") + "]"
+        }
+        json += "}"
         var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+        addCORS(&response, request: request)
+        return response
+    }
+
+    /// A request without any parameter is someone looking at the endpoint, not a hit: Matomo answers it
+    /// with a line of text, and so does the edge (monitors and load balancers probe it this way).
+    private func introduction(_ request: Request) -> Response {
+        let text = "This is Tally's collector for the Matomo tracking API. Send hits with idsite and rec=1.\n"
+        var response = Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
         addCORS(&response, request: request)
         return response
     }

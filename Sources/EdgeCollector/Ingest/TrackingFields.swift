@@ -1,5 +1,4 @@
 import TrackingInput
-import Crypto
 import Foundation
 import TallyCore
 
@@ -65,9 +64,7 @@ extension TrackingFields {
         guard p["rec"] == "1" else { throw RequestRejection("rec=1 is required for a tracking request.") }
 
         let tokenAuth = p["token_auth"]
-        let authenticated = tokenAuth.map { token in
-            site.trackingTokenSHA256 != nil && Hex.string(SHA256Digest.of(token)) == site.trackingTokenSHA256
-        } ?? false
+        let authenticated = tokenAuth.map(site.accepts(token:)) ?? false
 
         var f = TrackingFields(siteID: siteID, kind: .pageview, timestamp: now.millisecondsSince1970)
         f.timestamp = try customTime(p, now: now, authenticated: authenticated, repairs: &f.repairs)
@@ -253,11 +250,5 @@ extension [InputRepair] {
     /// Records a repair once.
     mutating func note(_ repair: InputRepair) {
         if !contains(repair) { append(repair) }
-    }
-}
-
-enum SHA256Digest {
-    static func of(_ text: String) -> [UInt8] {
-        Array(Crypto.SHA256.hash(data: Data(text.utf8)))
     }
 }
