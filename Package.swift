@@ -182,6 +182,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "TallyCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -42,8 +42,12 @@ extension Hit {
         \.campaignName, \.campaignSource, \.campaignMedium, \.campaignKeyword, \.campaignContent,
         \.country, \.region, \.city, \.maskedIP, \.browser, \.browserVersion, \.os, \.osVersion,
         \.resolution, \.language, \.localTime, \.eventCategory, \.eventAction, \.eventName,
-        \.searchKeyword, \.searchCategory, \.linkURL,
+        \.searchKeyword, \.searchCategory, \.linkURL, \.contentName, \.contentPiece, \.contentTarget,
+        \.contentInteraction, \.orderID, \.items, \.productSKU, \.productName, \.productCategory,
     ]
+
+    /// The ecommerce amounts, under the same range rule as revenue.
+    static let amountFields: [any WritableKeyPath<Hit, Double?> & Sendable] = [\.subtotal, \.tax, \.shipping, \.discount, \.productPrice]
 
     /// Applies the rules every stored record keeps, whoever wrote it: no control character in any text,
     /// no number that is not finite or is out of range. Returns what was repaired (usually nothing).
@@ -62,6 +66,12 @@ extension Hit {
         if let value = revenue, !Self.isStorable(value) {
             revenue = nil
             if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
+        }
+        for field in Self.amountFields {
+            if let value = self[keyPath: field], !Self.isStorable(value) {
+                self[keyPath: field] = nil
+                if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
+            }
         }
         if let count = searchCount, count < 0 {
             searchCount = nil

@@ -72,7 +72,30 @@ public struct Hit: Codable, Sendable, Equatable {
     /// Target of an outlink or download.
     public var linkURL: String?
     public var goalID: Int?
+    /// A goal's revenue, an order's grand total, or a cart's total.
     public var revenue: Double?
+
+    /// Content tracking: the block's name, piece and target, and the interaction (`click`…) if any.
+    public var contentName: String?
+    public var contentPiece: String?
+    public var contentTarget: String?
+    public var contentInteraction: String?
+
+    /// Ecommerce: the order id (`ec_id`), the items of an order or cart as canonical JSON
+    /// (`[{"sku":…,"name":…,"categories":[…],"price":…,"quantity":…}]`), and the order's sub-total, tax,
+    /// shipping and discount.
+    public var orderID: String?
+    public var items: String?
+    public var subtotal: Double?
+    public var tax: Double?
+    public var shipping: Double?
+    public var discount: Double?
+
+    /// A product page view (`_pks`, `_pkn`, `_pkc`, `_pkp`).
+    public var productSKU: String?
+    public var productName: String?
+    public var productCategory: String?
+    public var productPrice: Double?
 
     public init(siteID: Int, kind: HitKind, timestamp: Int64) {
         self.siteID = siteID
@@ -93,6 +116,9 @@ public struct Hit: Codable, Sendable, Equatable {
         case eventCategory = "e_c", eventAction = "e_a", eventName = "e_n", eventValue = "e_v"
         case searchKeyword = "search", searchCategory = "search_cat", searchCount = "search_count"
         case linkURL = "link", goalID = "goal_id", revenue
+        case contentName = "c_n", contentPiece = "c_p", contentTarget = "c_t", contentInteraction = "c_i"
+        case orderID = "ec_id", items = "ec_items", subtotal = "ec_st", tax = "ec_tx", shipping = "ec_sh", discount = "ec_dt"
+        case productSKU = "pk_sku", productName = "pk_name", productCategory = "pk_cat", productPrice = "pk_price"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -138,6 +164,20 @@ public struct Hit: Codable, Sendable, Equatable {
         linkURL = try c.decodeIfPresent(String.self, forKey: .linkURL)
         goalID = try c.decodeIfPresent(Int.self, forKey: .goalID)
         revenue = try c.decodeIfPresent(Double.self, forKey: .revenue)
+        contentName = try c.decodeIfPresent(String.self, forKey: .contentName)
+        contentPiece = try c.decodeIfPresent(String.self, forKey: .contentPiece)
+        contentTarget = try c.decodeIfPresent(String.self, forKey: .contentTarget)
+        contentInteraction = try c.decodeIfPresent(String.self, forKey: .contentInteraction)
+        orderID = try c.decodeIfPresent(String.self, forKey: .orderID)
+        items = try c.decodeIfPresent(String.self, forKey: .items)
+        subtotal = try c.decodeIfPresent(Double.self, forKey: .subtotal)
+        tax = try c.decodeIfPresent(Double.self, forKey: .tax)
+        shipping = try c.decodeIfPresent(Double.self, forKey: .shipping)
+        discount = try c.decodeIfPresent(Double.self, forKey: .discount)
+        productSKU = try c.decodeIfPresent(String.self, forKey: .productSKU)
+        productName = try c.decodeIfPresent(String.self, forKey: .productName)
+        productCategory = try c.decodeIfPresent(String.self, forKey: .productCategory)
+        productPrice = try c.decodeIfPresent(Double.self, forKey: .productPrice)
     }
 }
 
@@ -152,6 +192,10 @@ extension Hit {
         w.bool("bot", isBot)
         w.string("browser", browser)
         w.string("browser_version", browserVersion)
+        w.string("c_i", contentInteraction)
+        w.string("c_n", contentName)
+        w.string("c_p", contentPiece)
+        w.string("c_t", contentTarget)
         w.string("city", city)
         w.string("cmp_content", campaignContent)
         w.string("cmp_keyword", campaignKeyword)
@@ -164,6 +208,12 @@ extension Hit {
         w.string("e_c", eventCategory)
         w.string("e_n", eventName)
         try w.double("e_v", eventValue)
+        try w.double("ec_dt", discount)
+        w.string("ec_id", orderID)
+        w.string("ec_items", items)
+        try w.double("ec_sh", shipping)
+        try w.double("ec_st", subtotal)
+        try w.double("ec_tx", tax)
         w.integer("goal_id", goalID.map(Int64.init))
         w.string("kind", kind.rawValue)
         w.string("language", language)
@@ -173,6 +223,10 @@ extension Hit {
         w.bool("new_visit", newVisit)
         w.string("os", os)
         w.string("os_version", osVersion)
+        w.string("pk_cat", productCategory)
+        w.string("pk_name", productName)
+        try w.double("pk_price", productPrice)
+        w.string("pk_sku", productSKU)
         w.string("pv_id", pageviewID)
         w.string("ref_name", referrerName)
         w.string("ref_type", referrerType?.rawValue)

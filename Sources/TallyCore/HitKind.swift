@@ -12,6 +12,16 @@ public struct HitKind: RawRepresentable, Hashable, Codable, Sendable, CustomStri
     public static let goal = HitKind(rawValue: "goal")
     /// Matomo's heartbeat (`ping=1`): extends the visit's duration, is not an action.
     public static let ping = HitKind(rawValue: "ping")
+    /// An ecommerce order (`idgoal=0` with `ec_id`); a repeated order id of a site counts once.
+    public static let ecommerceOrder = HitKind(rawValue: "ecommerce_order")
+    /// An ecommerce cart update (`idgoal=0` without `ec_id`): the cart's items and total so far.
+    public static let cartUpdate = HitKind(rawValue: "cart_update")
+    /// A content impression (`c_n` without `c_i`): not a pageview, not an action of the visit.
+    public static let contentImpression = HitKind(rawValue: "content_impression")
+    /// A content interaction (`c_n` with `c_i`, such as a click on a banner): an action, as in Matomo.
+    public static let contentInteraction = HitKind(rawValue: "content_interaction")
+    /// A custom action (`ca=1`: crash and exception reports, plugin requests): stored, never a pageview.
+    public static let customAction = HitKind(rawValue: "custom_action")
 
     public var description: String { rawValue }
 

@@ -115,6 +115,58 @@ struct ReportTests {
         #expect(values(try await table(c, "goals", "day", "2026-10-26")) == ["goal 1": ["conversions": 1, "visits": 1, "revenue": 10]])
     }
 
+    /// Tuesday 2026-10-27 of a shop: hand-counted with Matomo's definitions in the test below.
+    static var shopHits: [Hit] {
+        let h = ReportFixture.hit
+        let (a, b, c) = (ReportFixture.visitorA, ReportFixture.visitorB, ReportFixture.visitorC)
+        let shirts = #"[{"categories":["Clothes"],"name":"Shirt","price":25,"quantity":2,"sku":"SKU1"}]"#
+        let order = #"[{"categories":["Clothes"],"name":"Shirt","price":25,"quantity":2,"sku":"SKU1"},{"categories":["Clothes","Sale"],"name":"Socks","price":5,"quantity":1,"sku":"SKU2"}]"#
+        return [
+            h(a, "2026-10-27T10:00:00+01:00", .pageview, "/shirt", "Shirt", (.direct, nil)) { $0.productSKU = "SKU1"; $0.productName = "Shirt"; $0.productCategory = "Clothes" },
+            h(a, "2026-10-27T10:01:00+01:00", .contentImpression, "/shirt", nil, (.direct, nil)) { $0.contentName = "Banner"; $0.contentPiece = "spring.png" },
+            h(a, "2026-10-27T10:02:00+01:00", .contentInteraction, "/shirt", nil, (.direct, nil)) { $0.contentName = "Banner"; $0.contentPiece = "spring.png"; $0.contentInteraction = "click" },
+            h(a, "2026-10-27T10:03:00+01:00", .cartUpdate, "/cart", nil, (.direct, nil)) { $0.revenue = 50; $0.items = shirts },
+            h(a, "2026-10-27T10:05:00+01:00", .ecommerceOrder, "/thanks", nil, (.direct, nil)) { $0.orderID = "A100"; $0.revenue = 55; $0.items = order },
+            h(b, "2026-10-27T11:00:00+01:00", .pageview, "/socks", "Socks", (.direct, nil)) { $0.productSKU = "SKU2"; $0.productName = "Socks" },
+            h(b, "2026-10-27T11:02:00+01:00", .cartUpdate, "/cart", nil, (.direct, nil)) { $0.revenue = 5 },
+            h(c, "2026-10-27T12:00:00+01:00", .pageview, "/", "Home", (.direct, nil)) { _ in },
+            h(c, "2026-10-27T12:01:00+01:00", .contentImpression, "/", nil, (.direct, nil)) { $0.contentName = "Banner"; $0.contentPiece = "spring.png" },
+            h(c, "2026-10-27T12:02:00+01:00", .customAction, "/", nil, (.direct, nil)) { _ in },
+            h(nil, "2026-10-27T13:00:00+01:00", .ecommerceOrder, "/thanks", nil, (.direct, nil)) {
+                $0.aggregateOnly = true; $0.orderID = "B200"; $0.revenue = 20
+                $0.items = #"[{"categories":["Clothes"],"name":"Hat","price":20,"quantity":1,"sku":"SKU3"}]"#
+            },
+        ]
+    }
+
+    @Test("Ecommerce, products and contents by Matomo's definitions; a repeated order id counts once")
+    func shop() async throws {
+        // The order A100 arrives again in a later batch (a retry) and once more hours later: neither counts.
+        var retry = Self.shopHits[4]
+        retry.items = nil
+        var later = Self.shopHits[4]
+        later.timestamp = ReportFixture.at("2026-10-27T16:00:00+01:00")
+        let c = try await ReportFixture.load(in: directory, batches: [Self.shopHits, [retry, later]])
+        let summary = try await summary(c, "day", "2026-10-27")
+        #expect(summary["visits"] == 3 && summary["pageviews"] == 3 && summary["actions"] == 4 && summary["bounce_rate"] == 66.7)
+        let ecommerce = try await values(table(c, "ecommerce", "day", "2026-10-27")).values.first!
+        #expect(ecommerce == ["orders": 2, "revenue": 75, "avg_order_value": 37.5, "items": 4, "conversion_rate": 33.3, "abandoned_carts": 1])
+        let skus = try await values(table(c, "product_skus", "day", "2026-10-27"))
+        #expect(skus["SKU1"] == ["revenue": 50, "quantity": 2, "orders": 1, "avg_price": 25, "product_views": 1])
+        #expect(skus["SKU2"] == ["revenue": 5, "quantity": 1, "orders": 1, "avg_price": 5, "product_views": 1])
+        #expect(skus["SKU3"] == ["revenue": 20, "quantity": 1, "orders": 1, "avg_price": 20, "product_views": 0])
+        let categories = try await values(table(c, "product_categories", "day", "2026-10-27"))
+        #expect(categories["Clothes"] == ["revenue": 75, "quantity": 4, "orders": 2, "avg_price": 18.75, "product_views": 1])
+        #expect(categories["Sale"] == ["revenue": 5, "quantity": 1, "orders": 1, "avg_price": 5, "product_views": 0])
+        let names = try await values(table(c, "product_names", "day", "2026-10-27"))
+        #expect(names.keys.sorted() == ["Hat", "Shirt", "Socks"])
+        let contents = try await values(table(c, "contents", "day", "2026-10-27"))
+        #expect(contents == ["Banner / spring.png": ["impressions": 2, "interactions": 1, "interaction_rate": 50, "visits": 2]])
+        // The week holds the same single day.
+        let week = try await values(table(c, "ecommerce", "week", "2026-10-27")).values.first!
+        #expect(week["orders"] == 2 && week["conversion_rate"] == 33.3)
+    }
+
     @Test("A row limit folds the rest into an explicit Others row")
     func others() async throws {
         let c = try await ReportFixture.load(in: directory)

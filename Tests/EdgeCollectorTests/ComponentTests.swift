@@ -158,6 +158,11 @@ struct ComponentTests {
         ("a@b.c", "a@b.c"),
         ("x@example.org.", "[email]."),
         ("order 12345678 for jane@example.org", "order [redacted] for [email]"),
+        // An address inside an id ends at its top-level domain (found by the mixed-traffic test).
+        ("alice@example.org-100", "[email]-100"),
+        ("id=bob@mail.example.com_7", "id=[email]_7"),
+        ("a@b.orgx", "[email]"),
+        ("a@b.c-1", "a@b.c-1"),
     ])
     func redaction(_ input: String, _ expected: String) throws {
         var policy = PrivacyPolicy()

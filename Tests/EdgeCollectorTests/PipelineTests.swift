@@ -55,6 +55,29 @@ struct PipelineTests {
         MatomoCase(name: "goal", query: "idsite=1&rec=1&url=https://example.com/thanks&idgoal=3&revenue=49.90") { h in
             h.kind == .goal && h.goalID == 3 && h.revenue == 49.9
         },
+        MatomoCase(name: "ecommerce order (MatomoTracker.php's doTrackEcommerceOrder)", query: "idsite=1&rec=1&url=https://example.com/thanks&idgoal=0&ec_id=A100&revenue=55.5&ec_st=50&ec_tx=5.5&ec_sh=0&ec_dt=0&ec_items=%5B%5B%22SKU1%22%2C%22Shirt%20for%20bob%40example.org%22%2C%5B%22Clothes%22%2C%22Sale%22%5D%2C%2225%22%2C2%5D%2C%5B%22SKU2%22%2C%22%22%2C%22Socks%22%2C5.5%2C%221%22%5D%5D") { h in
+            h.kind == .ecommerceOrder && h.orderID == "A100" && h.revenue == 55.5 && h.subtotal == 50 && h.tax == 5.5 && h.shipping == 0
+                && h.items == #"[{"categories":["Clothes","Sale"],"name":"Shirt for [email]","price":25,"quantity":2,"sku":"SKU1"},{"categories":["Socks"],"price":5.5,"quantity":1,"sku":"SKU2"}]"#
+        },
+        MatomoCase(name: "cart update", query: "idsite=1&rec=1&url=https://example.com/cart&idgoal=0&revenue=25&ec_items=%5B%5B%22SKU1%22%2C%22Shirt%22%2C%22%22%2C25%2C1%5D%5D") { h in
+            h.kind == .cartUpdate && h.orderID == nil && h.revenue == 25 && h.items?.contains("SKU1") == true
+        },
+        MatomoCase(name: "unreadable ec_items: the order is kept without items", query: "idsite=1&rec=1&url=https://example.com/&idgoal=0&ec_id=X&revenue=1&ec_items=not-json") { h in
+            h.kind == .ecommerceOrder && h.items == nil && h.revenue == 1
+        },
+        MatomoCase(name: "product view", query: "idsite=1&rec=1&url=https://example.com/shirt&action_name=Shirt&_pks=SKU1&_pkn=Shirt&_pkc=%5B%22Clothes%22%2C%22Sale%22%5D&_pkp=25") { h in
+            h.kind == .pageview && h.productSKU == "SKU1" && h.productName == "Shirt" && h.productCategory == "Clothes" && h.productPrice == 25
+        },
+        MatomoCase(name: "content impression (piwik.js trackContentImpression)", query: "idsite=1&rec=1&url=https://example.com/&c_n=Banner&c_p=https%3A%2F%2Fexample.com%2Fspring.png&c_t=https%3A%2F%2Fexample.com%2Fsale%3Futm_source%3Dx") { h in
+            h.kind == .contentImpression && h.contentName == "Banner" && h.contentPiece == "https://example.com/spring.png"
+                && h.contentTarget == "https://example.com/sale" && h.contentInteraction == nil && h.title == nil
+        },
+        MatomoCase(name: "content interaction", query: "idsite=1&rec=1&url=https://example.com/&c_n=Banner&c_p=spring&c_i=click") { h in
+            h.kind == .contentInteraction && h.contentInteraction == "click"
+        },
+        MatomoCase(name: "custom action (crash report) is not a pageview and keeps no stack trace", query: "idsite=1&rec=1&url=https://example.com/&ca=1&cra=TypeError%3A%20x&cra_st=at%20f%20(app.js%3A1%3A2)&cra_tp=TypeError") { h in
+            h.kind == .customAction && h.title == nil && h.eventName == nil
+        },
         MatomoCase(name: "ping", query: "idsite=1&rec=1&url=https://example.com/&ping=1&pv_id=Ab12Cd") { h in
             h.kind == .ping && h.pageviewID == "Ab12Cd"
         },

@@ -109,10 +109,15 @@ struct HitTests {
         full.resolution = "1x1"; full.language = "ja"; full.localTime = "00:00:00"
         full.eventCategory = "a"; full.eventAction = "b"; full.eventName = "c"; full.searchKeyword = "q"; full.searchCategory = "all"
         full.searchCount = 0; full.linkURL = "https://l.example/"; full.goalID = 3
+        full.contentName = "Banner"; full.contentPiece = "img.png"; full.contentTarget = "https://t.example/"; full.contentInteraction = "click"
+        full.orderID = "A-1"; full.items = #"[{"categories":["c"],"name":"n","price":1.5,"quantity":2,"sku":"s"}]"#
+        full.subtotal = 10; full.tax = 1.9; full.shipping = 4.5; full.discount = 0
+        full.productSKU = "s"; full.productName = "n"; full.productCategory = "c"; full.productPrice = 9.99
         var samples = [Hit(siteID: 1, kind: .pageview, timestamp: 0), full]
         for (index, text) in texts.enumerated() {
             var hit = full
-            hit.url = text; hit.title = text; hit.eventName = text; hit.city = text
+            hit.url = text; hit.title = text; hit.eventName = text; hit.city = text; hit.contentName = text; hit.items = text
+            hit.tax = numbers[(index + 3) % numbers.count]
             hit.eventValue = numbers[index % numbers.count]
             hit.revenue = numbers[(index + 6) % numbers.count]
             samples.append(hit)

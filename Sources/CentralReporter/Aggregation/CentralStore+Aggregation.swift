@@ -33,7 +33,16 @@ extension CentralStore {
                 db, sql: "SELECT \(Hit.columns.joined(separator: ", ")) FROM hits WHERE site_id = ? AND ts >= ? AND ts < ?",
                 arguments: [site, start.millisecondsSince1970, end.millisecondsSince1970]
             ).map(Hit.init(row:)))
-            return (generation, DayAggregator.aggregate(hits, zone: zone, gap: gap))
+            let orderIDs = Set(hits.filter { $0.kind == .ecommerceOrder }.compactMap(\.orderID))
+            var countedOrders: [String: Int64] = [:]
+            if !orderIDs.isEmpty {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT order_id, ts FROM orders WHERE site_id = ? AND ts >= ? AND ts < ?",
+                    arguments: [site, start.millisecondsSince1970, end.millisecondsSince1970]) where orderIDs.contains(row[0]) {
+                    countedOrders[row[0]] = row[1]
+                }
+            }
+            return (generation, DayAggregator.aggregate(hits, zone: zone, gap: gap, countedOrders: countedOrders))
         }
         return try await writer.write { db in
             let current = try Int.fetchOne(db, sql: "SELECT generation FROM dirty_days WHERE site_id = ? AND day = ?", arguments: [site, dayText])
@@ -45,13 +54,13 @@ extension CentralStore {
             guard day.hitCount > 0 else { return true }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO daily_rows (site_id, day, report, label, visits, actions, bounces, visit_seconds, pageviews,
-                    unique_pageviews, hits, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    unique_pageviews, hits, value, items, carts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for (report, labels) in day.rows {
                 for (label, m) in labels {
                     try insert.execute(arguments: [
                         site, dayText, report, label, m.visits, m.actions, m.bounces, m.visitSeconds,
-                        m.pageviews, m.uniquePageviews, m.hits, m.value,
+                        m.pageviews, m.uniquePageviews, m.hits, m.value, m.items, m.carts,
                     ])
                 }
             }

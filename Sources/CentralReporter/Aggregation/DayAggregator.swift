@@ -19,18 +19,26 @@ public struct DayAggregate: Sendable, Equatable {
 ///
 /// A visit is a run of one visitor's hits with gaps of at most `gap` that does not cross midnight in
 /// the site's time zone (each day is aggregated alone; the daily visitor-id salt splits visits there
-/// anyway). Actions are pageviews, events, site searches, outlinks and downloads; pings extend a visit
-/// without being actions; a bounce is a visit with at most one action. Aggregate-only hits (`count_only`)
-/// add pageviews, events and the like, never visits or visitors. Bot hits are only counted as such.
+/// anyway). Actions are Matomo's: pageviews, events, site searches, outlinks, downloads and content
+/// interactions; pings, content impressions, orders, cart updates, goal conversions and custom actions
+/// are part of a visit without being actions; a bounce is a visit with at most one action. Aggregate-only
+/// hits (`count_only`) add pageviews, events, orders and the like, never visits or visitors. Bot hits are
+/// only counted as such.
 public enum DayAggregator {
-    static let actionKinds: Set<HitKind> = [.pageview, .event, .siteSearch, .outlink, .download]
+    static let actionKinds: Set<HitKind> = [.pageview, .event, .siteSearch, .outlink, .download, .contentInteraction]
     public static let unknown = "(unknown)"
 
-    public static func aggregate(_ hits: [Hit], zone: TimeZone, gap: TimeInterval) -> DayAggregate {
+    /// `countedOrders`: for the day's order ids, the time of the order that counts (the first one
+    /// central received under that id); every other order hit with the id is a repeat and not counted.
+    public static func aggregate(_ hits: [Hit], zone: TimeZone, gap: TimeInterval, countedOrders: [String: Int64] = [:]) -> DayAggregate {
         var day = DayAggregate()
         day.hitCount = hits.count
         var byVisitor: [String: [Hit]] = [:]
+        var ordersSeen: Set<String> = []
         for hit in hits {
+            if hit.kind == .ecommerceOrder {
+                guard let order = hit.orderID, countedOrders[order] == hit.timestamp, ordersSeen.insert(order).inserted else { continue }
+            }
             if hit.isBot {
                 day.botHits += 1
             } else if let visitor = hit.visitorID, !hit.aggregateOnly {
@@ -68,6 +76,13 @@ public enum DayAggregator {
         visit.uniquePageviews = Set(pageviews.map { $0.url ?? unknown }).count
 
         day.add("summary", "", visit)
+        let ordered = hits.contains { $0.kind == .ecommerceOrder }
+        if ordered || hits.contains(where: { $0.kind == .cartUpdate }) {
+            var ecommerce = Metrics()
+            ecommerce.visits = ordered ? 1 : 0
+            ecommerce.carts = ordered ? 0 : 1
+            day.add("ecommerce", "", ecommerce)
+        }
         var perVisit = visit
         perVisit.pageviews = 0
         perVisit.uniquePageviews = 0
@@ -110,6 +125,13 @@ public enum DayAggregator {
             var m = Metrics()
             switch hit.kind {
             case .pageview:
+                if hit.productSKU != nil || hit.productName != nil {
+                    var view = Metrics()
+                    view.pageviews = 1
+                    if let sku = hit.productSKU { day.add("product_skus", sku, view) }
+                    day.add("product_names", hit.productName ?? hit.productSKU ?? unknown, view)
+                    if let category = hit.productCategory { day.add("product_categories", category, view) }
+                }
                 m.pageviews = 1
                 if visit == nil { day.add("summary", "", m) }
                 let url = hit.url ?? unknown
@@ -138,6 +160,34 @@ public enum DayAggregator {
                 m.value = hit.revenue ?? 0
                 m.visits = once("g:\(hit.goalID ?? 0)")
                 day.add("goals", "goal \(hit.goalID ?? 0)", m)
+            case .ecommerceOrder:
+                let items = hit.decodedItems
+                m.hits = 1
+                m.value = hit.revenue ?? 0
+                m.items = items.reduce(0) { $0 + $1.quantity }
+                day.add("ecommerce", "", m)
+                // Per report and label, the order's lines are summed first: an order with two shirts of one
+                // category is one order of that category, as in Matomo's product reports.
+                var lines: [String: [String: Metrics]] = [:]
+                for item in items {
+                    var line = Metrics()
+                    line.items = item.quantity
+                    line.value = item.price * Double(item.quantity)
+                    lines["product_skus", default: [:]][item.sku, default: Metrics()] += line
+                    lines["product_names", default: [:]][item.name ?? item.sku, default: Metrics()] += line
+                    for category in Set(item.categories) { lines["product_categories", default: [:]][category, default: Metrics()] += line }
+                }
+                for (report, labels) in lines {
+                    for (label, var line) in labels {
+                        line.hits = 1
+                        day.add(report, label, line)
+                    }
+                }
+            case .contentImpression, .contentInteraction:
+                let label = [hit.contentName ?? unknown, hit.contentPiece].compactMap { $0 }.joined(separator: " / ")
+                if hit.kind == .contentImpression { m.hits = 1 } else { m.items = 1 }
+                m.visits = once("c:" + label)
+                day.add("contents", label, m)
             default:
                 break
             }
@@ -147,4 +197,21 @@ public enum DayAggregator {
 
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+/// One line of an order as the edge recorded it in `ec_items`.
+struct OrderItem: Decodable {
+    var sku: String
+    var name: String?
+    var categories: [String]
+    var price: Double
+    var quantity: Int
+}
+
+extension Hit {
+    /// The order's lines; none when the record has no (readable) items.
+    var decodedItems: [OrderItem] {
+        guard let items, let lines = try? JSONDecoder().decode([OrderItem].self, from: Data(items.utf8)) else { return [] }
+        return lines.filter { Hit.isStorable($0.price) && $0.quantity >= 0 }
+    }
 }

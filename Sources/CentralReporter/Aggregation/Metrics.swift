@@ -11,6 +11,10 @@ public struct Metrics: Sendable, Equatable {
     public var hits = 0
     /// Event values or revenue, depending on the report.
     public var value = 0.0
+    /// Ecommerce: items ordered (quantities), or interactions in the contents report.
+    public var items = 0
+    /// Ecommerce: abandoned carts (visits whose cart was updated and not ordered).
+    public var carts = 0
 
     public init() {}
 
@@ -24,6 +28,8 @@ public struct Metrics: Sendable, Equatable {
         m.uniquePageviews += b.uniquePageviews
         m.hits += b.hits
         m.value += b.value
+        m.items += b.items
+        m.carts += b.carts
         return m
     }
 

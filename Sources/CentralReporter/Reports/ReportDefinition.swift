@@ -37,6 +37,22 @@ public struct ReportColumn: Sendable {
     static let conversions = ReportColumn(id: "conversions", title: "Conversions", format: .integer) { Double($0.hits) }
     static let revenue = ReportColumn(id: "revenue", title: "Revenue", format: .decimal) { ($0.value * 100).rounded() / 100 }
     static let uniqueVisits = ReportColumn(id: "visits", title: "Visits", format: .integer) { Double($0.visits) }
+    static let orders = ReportColumn(id: "orders", title: "Orders", format: .integer) { Double($0.hits) }
+    static let averageOrderValue = ReportColumn(id: "avg_order_value", title: "Avg. order value", format: .decimal) {
+        $0.hits == 0 ? 0 : ($0.value / Double($0.hits) * 100).rounded() / 100
+    }
+    static let items = ReportColumn(id: "items", title: "Items", format: .integer) { Double($0.items) }
+    static let abandonedCarts = ReportColumn(id: "abandoned_carts", title: "Abandoned carts", format: .integer) { Double($0.carts) }
+    static let quantity = ReportColumn(id: "quantity", title: "Quantity", format: .integer) { Double($0.items) }
+    static let averagePrice = ReportColumn(id: "avg_price", title: "Avg. price", format: .decimal) {
+        $0.items == 0 ? 0 : ($0.value / Double($0.items) * 100).rounded() / 100
+    }
+    static let productViews = ReportColumn(id: "product_views", title: "Product views", format: .integer) { Double($0.pageviews) }
+    static let impressions = ReportColumn(id: "impressions", title: "Impressions", format: .integer) { Double($0.hits) }
+    static let interactions = ReportColumn(id: "interactions", title: "Interactions", format: .integer) { Double($0.items) }
+    static let interactionRate = ReportColumn(id: "interaction_rate", title: "Interaction rate", format: .percent) {
+        $0.hits == 0 ? 0 : (1000 * Double($0.items) / Double($0.hits)).rounded() / 10
+    }
 }
 
 /// What each report counts (docs/reports.md describes every one).
@@ -52,6 +68,7 @@ public struct ReportDefinition: Sendable {
     public let order: Order
 
     static let visitColumns: [ReportColumn] = [.visits, .actions, .bounceRate, .averageDuration, .actionsPerVisit]
+    static let productColumns: [ReportColumn] = [.revenue, .quantity, .orders, .averagePrice, .productViews]
 
     public static let all: [ReportDefinition] = [
         ReportDefinition(id: .init(rawValue: "summary"), title: "Summary", dimension: "Period", columns: [], order: .label),
@@ -75,6 +92,14 @@ public struct ReportDefinition: Sendable {
         ReportDefinition(id: .init(rawValue: "outlinks"), title: "Outlinks", dimension: "Link", columns: [.clicks, .uniqueVisits], order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "downloads"), title: "Downloads", dimension: "File", columns: [.clicks, .uniqueVisits], order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "goals"), title: "Goals", dimension: "Goal", columns: [.conversions, .uniqueVisits, .revenue], order: .mainMetric),
+        // Ecommerce: one row for the period; its conversion rate is computed against the period's visits.
+        ReportDefinition(
+            id: .init(rawValue: "ecommerce"), title: "Ecommerce", dimension: "Period",
+            columns: [.orders, .revenue, .averageOrderValue, .items, .abandonedCarts], order: .label),
+        ReportDefinition(id: .init(rawValue: "product_skus"), title: "Product SKUs", dimension: "SKU", columns: productColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "product_names"), title: "Product names", dimension: "Product", columns: productColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "product_categories"), title: "Product categories", dimension: "Category", columns: productColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "contents"), title: "Contents", dimension: "Content name / piece", columns: [.impressions, .interactions, .interactionRate, .uniqueVisits], order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "hours"), title: "Visits per hour (site time)", dimension: "Hour", columns: visitColumns, order: .label),
         ReportDefinition(id: .init(rawValue: "evolution"), title: "Evolution", dimension: "Day", columns: [], order: .label),
     ]

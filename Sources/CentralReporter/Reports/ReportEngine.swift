@@ -99,6 +99,16 @@ public struct ReportEngine: Sendable {
             let unique = try store.uniqueVisitors(site: site.id, from: period.from, to: period.to, zone: site.timeZone)
             table.columns = Self.summaryColumns
             table.rows = [.init(label: period.description, values: Self.summaryValues(total, uniqueVisitors: unique, botHits: bots))]
+        case "ecommerce":
+            let rows = try store.periodRows(site: site.id, report: "ecommerce", from: period.from, to: period.to)
+            let total = rows.reduce(Metrics()) { $0 + $1.1 }
+            let visits = try store.dailySummaries(site: site.id, from: period.from, to: period.to).values.reduce(0) { $0 + $1.metrics.visits }
+            // Matomo's ecommerce conversion rate: the share of visits with an order.
+            let rate = visits == 0 ? 0 : (1000 * Double(total.visits) / Double(visits)).rounded() / 10
+            table.columns.insert(.init(id: "conversion_rate", title: "Conversion rate", format: .percent), at: 4)
+            var values = definition.columns.map { $0.value(total) }
+            values.insert(rate, at: 4)
+            table.rows = [.init(label: period.description, values: values)]
         case "evolution":
             let days = try store.dailySummaries(site: site.id, from: period.from, to: period.to)
             table.columns = Self.summaryColumns
@@ -133,7 +143,7 @@ extension CentralStore {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT label, SUM(visits), SUM(actions), SUM(bounces), SUM(visit_seconds), SUM(pageviews),
-                       SUM(unique_pageviews), SUM(hits), SUM(value)
+                       SUM(unique_pageviews), SUM(hits), SUM(value), SUM(items), SUM(carts)
                 FROM daily_rows WHERE site_id = ? AND report = ? AND day >= ? AND day <= ?
                 GROUP BY label
                 """, arguments: [site, report, from.description, to.description]).map { row in
@@ -148,7 +158,7 @@ extension CentralStore {
             var result: [LocalDay: (metrics: Metrics, uniqueVisitors: Int, botHits: Int)] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT v.day, v.unique_visitors, v.bot_hits, r.visits, r.actions, r.bounces, r.visit_seconds, r.pageviews,
-                       r.unique_pageviews, r.hits, r.value
+                       r.unique_pageviews, r.hits, r.value, r.items, r.carts
                 FROM daily_visitors v LEFT JOIN daily_rows r
                   ON r.site_id = v.site_id AND r.day = v.day AND r.report = 'summary' AND r.label = ''
                 WHERE v.site_id = ? AND v.day >= ? AND v.day <= ?
@@ -196,6 +206,8 @@ extension CentralStore {
         m.uniquePageviews = row[index + 5] ?? 0
         m.hits = row[index + 6] ?? 0
         m.value = row[index + 7] ?? 0
+        m.items = row[index + 8] ?? 0
+        m.carts = row[index + 9] ?? 0
         return m
     }
 }

@@ -162,14 +162,15 @@ public struct CentralStore: BatchStore {
         migrator.registerMigration("v4: hits as typed columns") { db in
             // The payload document becomes one column per field (Hit+Columns.swift); json_extract gives
             // booleans as 1/0 and leaves absent fields NULL, as the columns expect.
-            let fields = Hit.columns.filter { !["site_id", "ts", "kind", "is_bot"].contains($0) }
+            // The layout as it was then: later columns arrive with their own migrations.
+            let fields = Hit.columns.prefix(Hit.firstLayoutCount).filter { !["site_id", "ts", "kind", "is_bot"].contains($0) }
             try db.execute(sql: """
                 CREATE TABLE hits_v4 (
                     id INTEGER PRIMARY KEY,
                     edge_id TEXT NOT NULL,
                     sequence INTEGER NOT NULL,
                     policy_digest TEXT NOT NULL,
-                    \(Hit.columnDeclarations.joined(separator: ",\n"))
+                    \(Hit.columnDeclarations.prefix(Hit.firstLayoutCount).joined(separator: ",\n"))
                 );
                 INSERT INTO hits_v4 (id, edge_id, sequence, policy_digest, site_id, ts, kind, is_bot, \(fields.joined(separator: ", ")))
                 SELECT id, edge_id, sequence, policy_digest, site_id, ts, kind, is_bot,
@@ -213,6 +214,24 @@ public struct CentralStore: BatchStore {
                 INSERT INTO health_probe (id, checked_at) VALUES (1, 0);
                 """)
         }
+        migrator.registerMigration("v7: ecommerce and content fields") { db in
+            for declaration in Hit.columnDeclarations.dropFirst(Hit.firstLayoutCount) {
+                try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
+            }
+            // Items and abandoned carts, counted in the ecommerce and products reports.
+            try db.execute(sql: """
+                ALTER TABLE daily_rows ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE daily_rows ADD COLUMN carts INTEGER NOT NULL DEFAULT 0;
+                -- The first order received under each order id of a site: Matomo counts a repeated order
+                -- id once. Kept apart from the raw hits, so the rule holds after they are purged.
+                CREATE TABLE orders (
+                    site_id INTEGER NOT NULL,
+                    order_id TEXT NOT NULL,
+                    ts INTEGER NOT NULL,             -- the counted order's time, ms since 1970 UTC
+                    PRIMARY KEY (site_id, order_id)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -251,6 +270,10 @@ public struct CentralStore: BatchStore {
                 // argument check is skipped.
                 insert.setUncheckedArguments(StatementArguments(batchValues + hit.columnDatabaseValues))
                 try insert.execute()
+                if hit.kind == .ecommerceOrder, let order = hit.orderID {
+                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO orders (site_id, order_id, ts) VALUES (?, ?, ?)")
+                        .execute(arguments: [hit.siteID, order, hit.timestamp])
+                }
                 if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
                 let zone = zones(hit.siteID)
                 let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)

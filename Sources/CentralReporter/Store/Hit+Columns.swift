@@ -13,7 +13,12 @@ extension Hit {
         "country", "region", "city", "masked_ip",
         "browser", "browser_version", "os", "os_version", "device", "resolution", "language", "local_time",
         "e_c", "e_a", "e_n", "e_v", "search", "search_cat", "search_count", "link", "goal_id", "revenue",
+        "c_n", "c_p", "c_t", "c_i", "ec_id", "ec_items", "ec_st", "ec_tx", "ec_sh", "ec_dt",
+        "pk_sku", "pk_name", "pk_cat", "pk_price",
     ]
+
+    /// How many of `columns` the first typed layout had (store migration v4); the rest came with v7.
+    static let firstLayoutCount = 41
 
     /// The SQL declaration of each column, in `columns` order.
     static let columnDeclarations: [String] = columns.map { name in
@@ -21,7 +26,7 @@ extension Hit {
         case "site_id", "ts", "aggregate_only", "is_bot", "new_visit": "\(name) INTEGER NOT NULL"
         case "kind": "kind TEXT NOT NULL"
         case "search_count", "goal_id": "\(name) INTEGER"
-        case "e_v", "revenue": "\(name) REAL"
+        case "e_v", "revenue", "ec_st", "ec_tx", "ec_sh", "ec_dt", "pk_price": "\(name) REAL"
         default: "\(name) TEXT"
         }
     }
@@ -39,6 +44,10 @@ extension Hit {
             localTime.databaseValue, eventCategory.databaseValue, eventAction.databaseValue, eventName.databaseValue,
             eventValue.databaseValue, searchKeyword.databaseValue, searchCategory.databaseValue, searchCount.databaseValue,
             linkURL.databaseValue, goalID.databaseValue, revenue.databaseValue,
+            contentName.databaseValue, contentPiece.databaseValue, contentTarget.databaseValue, contentInteraction.databaseValue,
+            orderID.databaseValue, items.databaseValue, subtotal.databaseValue, tax.databaseValue, shipping.databaseValue,
+            discount.databaseValue, productSKU.databaseValue, productName.databaseValue, productCategory.databaseValue,
+            productPrice.databaseValue,
         ]
     }
 
@@ -83,5 +92,19 @@ extension Hit {
         linkURL = row[38]
         goalID = row[39]
         revenue = row[40]
+        contentName = row[41]
+        contentPiece = row[42]
+        contentTarget = row[43]
+        contentInteraction = row[44]
+        orderID = row[45]
+        items = row[46]
+        subtotal = row[47]
+        tax = row[48]
+        shipping = row[49]
+        discount = row[50]
+        productSKU = row[51]
+        productName = row[52]
+        productCategory = row[53]
+        productPrice = row[54]
     }
 }

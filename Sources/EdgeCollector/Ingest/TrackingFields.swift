@@ -29,6 +29,23 @@ public struct TrackingFields: Sendable {
     public var linkURL: String?
     public var goalID: Int?
     public var revenue: Double?
+    /// Content tracking: name, piece, target and interaction (`c_n`, `c_p`, `c_t`, `c_i`).
+    public var contentName: String?
+    public var contentPiece: String?
+    public var contentTarget: String?
+    public var contentInteraction: String?
+    /// Ecommerce: order id, items, and the order's amounts (`ec_st`, `ec_tx`, `ec_sh`, `ec_dt`).
+    public var orderID: String?
+    public var items: [EcommerceItem]?
+    public var subtotal: Double?
+    public var tax: Double?
+    public var shipping: Double?
+    public var discount: Double?
+    /// A product page view (`_pks`, `_pkn`, `_pkc`, `_pkp`).
+    public var productSKU: String?
+    public var productName: String?
+    public var productCategory: String?
+    public var productPrice: Double?
     /// `_rcn` / `_rck`: campaign name and keyword the JavaScript tracker remembered from an earlier visit.
     public var campaignName: String?
     public var campaignKeyword: String?
@@ -140,17 +157,31 @@ extension TrackingFields {
         f.campaignName = p["_rcn"].flatMap(nonEmpty)?.lowercased()
         f.campaignKeyword = p["_rck"].flatMap(nonEmpty)?.lowercased()
 
-        // The kind, in Matomo's order: a heartbeat is no action; a goal conversion records no action; of
-        // the actions a request could be, a download wins over an outlink, an outlink over an event, an
-        // event over a site search, and a pageview is what remains (core/Tracker/Action.php).
+        // The kind, in Matomo's order: a heartbeat is no action; a goal conversion or an ecommerce request
+        // records no action; a custom action (ca=1) is never a pageview; of the actions a request could
+        // be, a download wins over an outlink, an outlink over an event, an event over content, content
+        // over a site search, and a pageview is what remains (core/Tracker/Action.php).
         let goalText = p["idgoal"].flatMap(nonEmpty)
         let goal = goalText.flatMap { Int($0) }.flatMap { (0...Int(Int32.max)).contains($0) ? $0 : nil }
         if goalText != nil, goal == nil { f.repairs.note(.unusableValue) }
         if p["ping"] == "1" {
             f.kind = .ping
+        } else if goal == 0 {
+            // Ecommerce (core/Tracker/GoalManager.php): an order with ec_id, else a cart update.
+            f.kind = p["ec_id"].flatMap(nonEmpty) == nil ? .cartUpdate : .ecommerceOrder
+            f.orderID = p["ec_id"].flatMap(nonEmpty)
+            f.subtotal = amount(p["ec_st"], &f.repairs)
+            f.tax = amount(p["ec_tx"], &f.repairs)
+            f.shipping = amount(p["ec_sh"], &f.repairs)
+            f.discount = amount(p["ec_dt"], &f.repairs)
+            if let text = p["ec_items"].flatMap(nonEmpty) {
+                if let items = EcommerceItem.parse(text) { f.items = items } else { f.repairs.note(.unusableValue) }
+            }
         } else if let goal, goal > 0 {
             f.kind = .goal
             f.goalID = goal
+        } else if p["ca"] == "1" {
+            f.kind = .customAction
         } else if let link = p["download"].flatMap(nonEmpty) {
             f.kind = .download
             f.linkURL = link
@@ -171,6 +202,12 @@ extension TrackingFields {
                     f.repairs.note(.numberOutOfRange)
                 }
             }
+        } else if let name = p["c_n"].flatMap(nonEmpty) {
+            f.contentName = name
+            f.contentPiece = p["c_p"].flatMap(nonEmpty)
+            f.contentTarget = p["c_t"].flatMap(nonEmpty)
+            f.contentInteraction = p["c_i"].flatMap(nonEmpty)
+            f.kind = f.contentInteraction == nil ? .contentImpression : .contentInteraction
         } else if let keyword = p["search"].map({ $0.trimmingCharacters(in: .whitespaces) }).flatMap(nonEmpty) {
             f.kind = .siteSearch
             f.searchKeyword = keyword
@@ -183,12 +220,12 @@ extension TrackingFields {
                 }
             }
         }
-        if let revenue = p["revenue"].flatMap(nonEmpty) {
-            if let number = Double(revenue), number >= 0, Hit.isStorable(number) {
-                f.revenue = number
-            } else {
-                f.repairs.note(.numberOutOfRange)
-            }
+        f.revenue = amount(p["revenue"], &f.repairs)
+        if f.kind == .pageview, p["_pks"].flatMap(nonEmpty) != nil || p["_pkn"].flatMap(nonEmpty) != nil {
+            f.productSKU = p["_pks"].flatMap(nonEmpty)
+            f.productName = p["_pkn"].flatMap(nonEmpty)
+            f.productCategory = p["_pkc"].flatMap(nonEmpty).flatMap(productCategory)
+            f.productPrice = amount(p["_pkp"], &f.repairs)
         }
         for repair in p.repairs { f.repairs.note(repair) }
         return (f, site)
@@ -230,6 +267,22 @@ extension TrackingFields {
             throw RequestRejection("cdt=\(cdt ?? "now") with cdo=\(cdo ?? "0") is more than 24 hours old, which requires a valid token_auth.")
         }
         return time.millisecondsSince1970
+    }
+
+    /// A non-negative amount (revenue, tax, a price); an unusable one is dropped and the repair noted.
+    private static func amount(_ text: String?, _ repairs: inout [InputRepair]) -> Double? {
+        guard let text = text.flatMap(nonEmpty) else { return nil }
+        guard let number = Double(text), number >= 0, Hit.isStorable(number) else {
+            repairs.note(.numberOutOfRange)
+            return nil
+        }
+        return number
+    }
+
+    /// `_pkc`: a category, or a JSON array of up to five (the first is kept for the product view).
+    private static func productCategory(_ text: String) -> String? {
+        guard text.hasPrefix("["), let list = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return text }
+        return list.compactMap { $0 as? String }.first { !$0.isEmpty }
     }
 
     private static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }

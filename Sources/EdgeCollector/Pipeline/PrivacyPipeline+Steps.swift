@@ -35,6 +35,11 @@ extension PrivacyPipeline {
         s.hit.revenue = fields.revenue
         s.hit.eventValue = fields.eventValue
         s.hit.searchCount = fields.searchCount
+        s.hit.subtotal = fields.subtotal
+        s.hit.tax = fields.tax
+        s.hit.shipping = fields.shipping
+        s.hit.discount = fields.discount
+        s.hit.productPrice = fields.productPrice
         s.hit.language = Self.primaryLanguage(fields.language ?? s.request.acceptLanguage)
         return s.pass("site \(site.id), \(fields.kind)")
     }
@@ -199,6 +204,23 @@ extension PrivacyPipeline {
         s.hit.searchKeyword = f.searchKeyword.map(scrubber.redact)
         s.hit.searchCategory = f.searchCategory.map(scrubber.redact)
         s.hit.linkURL = f.linkURL.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
+        s.hit.contentName = f.contentName.map(scrubber.redact)
+        s.hit.contentPiece = f.contentPiece.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
+        s.hit.contentTarget = f.contentTarget.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
+        s.hit.contentInteraction = f.contentInteraction.map(scrubber.redact)
+        s.hit.orderID = f.orderID.map(scrubber.redact)
+        s.hit.items = f.items.flatMap { items in
+            EcommerceItem.encoded(items.map { item in
+                var item = item
+                item.sku = scrubber.redact(item.sku)
+                item.name = item.name.map(scrubber.redact)
+                item.categories = item.categories.map(scrubber.redact)
+                return item
+            })
+        }
+        s.hit.productSKU = f.productSKU.map(scrubber.redact)
+        s.hit.productName = f.productName.map(scrubber.redact)
+        s.hit.productCategory = f.productCategory.map(scrubber.redact)
         return s.pass(s.hit.url == nil ? "no page URL" : "\(removed) query parameter(s) removed")
     }
 

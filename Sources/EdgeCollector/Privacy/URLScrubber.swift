@@ -161,13 +161,18 @@ public struct URLScrubber: Sendable {
             while start > copied, isLocal(bytes[start - 1]) { start -= 1 }
             var end = index + 1
             while end < bytes.count, isDomain(bytes[end]) { end += 1 }
-            // Trim trailing dots and hyphens: "mail me at a@b.org." ends the sentence, not the domain.
-            while end > index + 1, bytes[end - 1] == UInt8(ascii: ".") || bytes[end - 1] == UInt8(ascii: "-") { end -= 1 }
-            let domain = bytes[(index + 1)..<end]
-            let lastDot = domain.lastIndex(of: UInt8(ascii: "."))
-            let tld = lastDot.map { domain[($0 + 1)...] } ?? []
-            let valid = start < index && lastDot != nil && lastDot! > index + 1 && tld.count >= 2
-                && tld.allSatisfy { ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }
+            // The domain ends at the last label of two or more letters: trailing dots and hyphens end a
+            // sentence ("mail a@b.org."), and what follows a top-level domain is not part of the address
+            // ("a@b.org-100", an order id): the address is cut there and still redacted.
+            func endsInTopLevelDomain(_ end: Int) -> Bool {
+                let domain = bytes[(index + 1)..<end]
+                guard let lastDot = domain.lastIndex(of: UInt8(ascii: ".")), lastDot > index + 1 else { return false }
+                let tld = domain[(lastDot + 1)...]
+                // Never between two letters: "a@b.orgx" is not cut to "a@b.org".
+                return tld.count >= 2 && tld.allSatisfy(\.isASCIILetter) && (end == bytes.count || !bytes[end].isASCIILetter)
+            }
+            while end > index + 1, !endsInTopLevelDomain(end) { end -= 1 }
+            let valid = start < index && end > index + 1
             if valid {
                 out.append(contentsOf: bytes[copied..<start])
                 out.append(contentsOf: emailReplacement.utf8)
@@ -180,4 +185,8 @@ public struct URLScrubber: Sendable {
         out.append(contentsOf: bytes[copied...])
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+private extension UInt8 {
+    var isASCIILetter: Bool { (self >= 0x41 && self <= 0x5a) || (self >= 0x61 && self <= 0x7a) }
 }
