@@ -323,6 +323,32 @@ struct PipelineTests {
         #expect(try stored(request("idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Fq%3Dtent&e_c=A&e_a=B")).kind == .event)
     }
 
+    @Test("Client hints (Sec-CH-UA headers or Matomo's uadata) reach the user-agent step: Windows 11 and Android behind reduced user agents")
+    func clientHints() throws {
+        let query = "idsite=1&rec=1&url=https://example.com/"
+        let windows11 = try stored(request(query, headers: [
+            "sec-ch-ua": #""Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99""#,
+            "sec-ch-ua-platform": #""Windows""#, "sec-ch-ua-platform-version": #""15.0.0""#, "sec-ch-ua-mobile": "?0",
+        ]))
+        #expect(windows11.os == "Windows" && windows11.osVersion == "11" && windows11.browser == "Chrome")
+        let windows10 = try stored(request(query, headers: ["sec-ch-ua-platform": #""Windows""#, "sec-ch-ua-platform-version": #""10.0.0""#]))
+        #expect(windows10.osVersion == "10")
+        let android = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36"
+        let uadata = #"{"brands":[{"brand":"Chromium","version":"124"}],"fullVersionList":[{"brand":"Google Chrome","version":"124.0.6367.113"}],"mobile":true,"model":"Pixel 8","platform":"Android","platformVersion":"14.0.0"}"#
+        let phone = try stored(request(query + "&uadata=" + uadata.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, userAgent: android,
+                                       headers: ["sec-ch-ua-platform": #""Android""#, "sec-ch-ua-platform-version": #""13.0.0""#]))
+        #expect(phone.os == "Android" && phone.osVersion == "14", "uadata wins over the headers")
+        #expect(phone.device == .mobile && phone.browser == "Chrome" && phone.browserVersion == "124")
+        // No user agent at all (a server-side tracker): the hints still name browser and OS.
+        let bare = try stored(request(query, userAgent: "", headers: [
+            "sec-ch-ua-full-version-list": #""Microsoft Edge";v="125.0.2535.51", "Chromium";v="125.0.6422.60""#,
+            "sec-ch-ua-platform": #""macOS""#, "sec-ch-ua-platform-version": #""14.4.1""#,
+        ]))
+        #expect(bare.browser == "Edge" && bare.browserVersion == "125" && bare.os == "macOS" && bare.osVersion == "14")
+        let json = String(decoding: try bare.encodedJSON(), as: UTF8.self)
+        #expect(!json.contains("14.4.1") && !json.contains("125.0.2535"), "only major versions are stored")
+    }
+
     @Test("Other hosts are tracked unless the site sets exclude_unknown_urls, which drops them as domain_not_allowed")
     func unknownURLs() throws {
         let outside = "idsite=1&rec=1&url=https://evil.test/"

@@ -184,7 +184,7 @@ struct TrackingController: Sendable {
                 case "x-forwarded-for": Self.add(field.value, to: &forwardedFor, separator: ", ")
                 case "forwarded": Self.add(field.value, to: &forwarded, separator: ", ")
                 case "cookie": Self.add(field.value, to: &cookie, separator: "; ")
-                case let name where TrackingController.signalHeaders.contains(name):
+                case let name where TrackingController.signalHeaders.contains(name) || name.hasPrefix("sec-ch-ua"):
                     var value = signals[name]
                     Self.add(field.value, to: &value, separator: ", ")
                     signals[name] = value.map { String($0.trimmingBlanks()) }
@@ -199,7 +199,8 @@ struct TrackingController: Sendable {
         }
     }
 
-    /// The privacy and prefetch signals the pipeline reads, by lower-case name.
+    /// The privacy and prefetch signals the pipeline reads, by lower-case name (and the `Sec-CH-UA*`
+    /// client hints, by prefix).
     static let signalHeaders: Set<String> = ["dnt", "x-do-not-track", "sec-gpc", "purpose", "sec-purpose", "x-purpose", "x-moz"]
 
     private func respond(_ outcome: TrackingIngest.Outcome, request: Request) -> Response {

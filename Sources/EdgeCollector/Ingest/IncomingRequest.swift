@@ -15,11 +15,13 @@ public struct IncomingRequest: Sendable {
     public var cookies: [String: String]
     public var parameters: QueryParameters
     public var receivedAt: Date
+    /// User-Agent Client Hints (`uadata`, else the `Sec-CH-UA*` headers).
+    public var clientHints: ClientHints?
 
     public init(
         clientIP: IPAddress, userAgent: String, acceptLanguage: String? = nil,
         headers: [String: String] = [:], cookies: [String: String] = [:],
-        parameters: QueryParameters, receivedAt: Date
+        parameters: QueryParameters, receivedAt: Date, clientHints: ClientHints? = nil
     ) {
         self.clientIP = clientIP
         self.userAgent = userAgent
@@ -28,6 +30,7 @@ public struct IncomingRequest: Sendable {
         self.cookies = cookies
         self.parameters = parameters
         self.receivedAt = receivedAt
+        self.clientHints = clientHints ?? parameters["uadata"].flatMap(ClientHints.from(uadata:)) ?? ClientHints.from(headers: headers)
     }
 
     /// Parses a `Cookie:` header (RFC 6265 §5.4) into names and values.

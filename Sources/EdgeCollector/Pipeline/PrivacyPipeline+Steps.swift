@@ -68,7 +68,8 @@ extension PrivacyPipeline {
         if BotDetector.isPrefetch(headers: s.request.headers) {
             return s.drop(.prefetch, "the browser prefetched the page")
         }
-        let summary = userAgents.summarize(s.request.userAgent)
+        var summary = userAgents.summarize(s.request.userAgent)
+        if let hints = s.request.clientHints { summary = hints.refine(summary) }
         s.userAgent = summary
         if summary.isBot {
             // `bots=1` is Matomo's "track this even though it looks like a bot": never dropped, and
@@ -262,7 +263,7 @@ extension PrivacyPipeline {
         s.hit.aggregateOnly = s.aggregateOnly
         s.hit.isBot = s.isBot
         guard !s.aggregateOnly else { return s.pass("aggregate-only record: no user-agent detail") }
-        let summary = s.userAgent ?? userAgents.summarize(s.request.userAgent)
+        let summary = s.userAgent ?? s.request.clientHints.map { $0.refine(userAgents.summarize(s.request.userAgent)) } ?? userAgents.summarize(s.request.userAgent)
         s.hit.browser = summary.browser
         s.hit.browserVersion = summary.browserVersion
         s.hit.os = summary.os
