@@ -23,8 +23,12 @@ public struct InputRepair: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// A `cdt` in the future (the client's clock is ahead): ignored, the hit is tracked at arrival.
     public static let futureTime = InputRepair(rawValue: "future_time")
 
+    /// A custom dimension or custom variable the site does not declare, left out.
+    public static let undeclaredDimension = InputRepair(rawValue: "undeclared_dimension")
+
     public static let all: [InputRepair] = [
         .controlCharacters, .numberOutOfRange, .malformedEscape, .invalidUTF8, .truncated, .unusableValue, .futureTime,
+        .undeclaredDimension,
     ]
 }
 
@@ -43,7 +47,7 @@ extension Hit {
         \.country, \.region, \.city, \.maskedIP, \.browser, \.browserVersion, \.os, \.osVersion,
         \.resolution, \.language, \.localTime, \.eventCategory, \.eventAction, \.eventName,
         \.searchKeyword, \.searchCategory, \.linkURL, \.contentName, \.contentPiece, \.contentTarget,
-        \.contentInteraction, \.orderID, \.items, \.productSKU, \.productName, \.productCategory,
+        \.contentInteraction, \.orderID, \.items, \.productSKU, \.productName, \.productCategory, \.dimensions,
     ]
 
     /// The ecommerce amounts, under the same range rule as revenue.

@@ -91,6 +91,10 @@ public struct Hit: Codable, Sendable, Equatable {
     public var shipping: Double?
     public var discount: Double?
 
+    /// Custom dimensions the site declares, as canonical JSON keyed by scope and id:
+    /// `{"action.3":"Blue","visit.1":"Pro"}` (from `dimensionN`, `_cvar` and `cvar`).
+    public var dimensions: String?
+
     /// A product page view (`_pks`, `_pkn`, `_pkc`, `_pkp`).
     public var productSKU: String?
     public var productName: String?
@@ -119,6 +123,7 @@ public struct Hit: Codable, Sendable, Equatable {
         case contentName = "c_n", contentPiece = "c_p", contentTarget = "c_t", contentInteraction = "c_i"
         case orderID = "ec_id", items = "ec_items", subtotal = "ec_st", tax = "ec_tx", shipping = "ec_sh", discount = "ec_dt"
         case productSKU = "pk_sku", productName = "pk_name", productCategory = "pk_cat", productPrice = "pk_price"
+        case dimensions = "dims"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -178,6 +183,7 @@ public struct Hit: Codable, Sendable, Equatable {
         productName = try c.decodeIfPresent(String.self, forKey: .productName)
         productCategory = try c.decodeIfPresent(String.self, forKey: .productCategory)
         productPrice = try c.decodeIfPresent(Double.self, forKey: .productPrice)
+        dimensions = try c.decodeIfPresent(String.self, forKey: .dimensions)
     }
 }
 
@@ -204,6 +210,7 @@ extension Hit {
         w.string("cmp_source", campaignSource)
         w.string("country", country)
         w.string("device", device?.rawValue)
+        w.string("dims", dimensions)
         w.string("e_a", eventAction)
         w.string("e_c", eventCategory)
         w.string("e_n", eventName)

@@ -119,6 +119,7 @@ struct HitJSONReader {
                     case .productName: hit.productName = try optionalString()
                     case .productCategory: hit.productCategory = try optionalString()
                     case .productPrice: hit.productPrice = try optionalDouble()
+                    case .dimensions: hit.dimensions = try optionalString()
                     }
                 } else {
                     try skipValue(depth: 0)

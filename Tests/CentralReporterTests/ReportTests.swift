@@ -167,6 +167,25 @@ struct ReportTests {
         #expect(week["orders"] == 2 && week["conversion_rate"] == 33.3)
     }
 
+    @Test("Custom dimension reports: a visit-scope dimension per visit (its last value), an action-scope one per action")
+    func customDimensions() async throws {
+        let h = ReportFixture.hit
+        let (a, b) = (ReportFixture.visitorA, ReportFixture.visitorB)
+        let hits = [
+            h(a, "2026-10-28T10:00:00+01:00", .pageview, "/", "Home", (.direct, nil)) { $0.dimensions = #"{"action.3":"Blue","visit.1":"Free"}"# },
+            h(a, "2026-10-28T10:01:00+01:00", .pageview, "/pricing", "Pricing", (.direct, nil)) { $0.dimensions = #"{"action.3":"Blue","visit.1":"Pro"}"# },
+            h(a, "2026-10-28T10:02:00+01:00", .event, "/pricing", nil, (.direct, nil)) { $0.eventCategory = "A"; $0.eventAction = "B"; $0.dimensions = #"{"action.3":"Red"}"# },
+            h(b, "2026-10-28T11:00:00+01:00", .pageview, "/", "Home", (.direct, nil)) { $0.dimensions = #"{"visit.1":"Free"}"# },
+            h(b, "2026-10-28T11:01:00+01:00", .ping, "/", nil, (.direct, nil)) { $0.dimensions = #"{"action.3":"Green"}"# },
+        ]
+        let c = try await ReportFixture.load(in: directory, batches: [hits])
+        let visitScope = try await values(table(c, "dimension1", "day", "2026-10-28"))
+        #expect(visitScope == ["Pro": ["visits": 1, "actions": 3], "Free": ["visits": 1, "actions": 1]])
+        let actionScope = try await values(table(c, "dimension3", "day", "2026-10-28"))
+        #expect(actionScope == ["Blue": ["visits": 1, "actions": 2], "Red": ["visits": 1, "actions": 1]], "a ping is not an action")
+        #expect(ReportDefinition.named("dimension0") == nil && ReportDefinition.named("dimension1000") == nil && ReportDefinition.named("dimension01") == nil)
+    }
+
     @Test("A row limit folds the rest into an explicit Others row")
     func others() async throws {
         let c = try await ReportFixture.load(in: directory)

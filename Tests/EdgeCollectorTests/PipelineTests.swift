@@ -349,6 +349,30 @@ struct PipelineTests {
         #expect(!json.contains("14.4.1") && !json.contains("125.0.2535"), "only major versions are stored")
     }
 
+    @Test("Declared custom dimensions and custom variables are kept (redacted), undeclared ones left out and counted; the inventory lists them")
+    func customDimensions() throws {
+        let toml = Fixtures.configTOML(dataDir: directory.file("dims")).replacingOccurrences(
+            of: "[[sites]]\nid = 2",
+            with: "[[sites.dimensions]]\nid = 1\nname = \"Plan\"\nscope = \"visit\"\n[[sites.dimensions]]\nid = 3\nname = \"Color\"\nscope = \"action\"\n[[sites]]\nid = 2")
+        let config = try EdgeConfig.parse(toml: toml)
+        let (withDimensions, _) = try makePipeline(config)
+        let cvar = #"{"1":["Plan","Gold"],"2":["Theme","Dark"]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let result = try withDimensions.process(request("idsite=1&rec=1&url=https://example.com/&dimension1=Pro&dimension3=Blue%20for%20bob%40example.org&dimension7=x&_cvar=\(cvar)"))
+        guard case let .store(hit) = result.outcome else {
+            Issue.record("not stored: \(result.outcome)")
+            return
+        }
+        #expect(hit.dimensions == #"{"action.3":"Blue for [email]","visit.1":"Pro"}"#)
+        #expect(result.repairs.contains(.undeclaredDimension))
+        let fromVariables = try stored(request("idsite=1&rec=1&url=https://example.com/&_cvar=\(cvar)&cvar=" + #"{"1":["Color","Red"]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!), pipeline: withDimensions)
+        #expect(fromVariables.dimensions == #"{"action.3":"Red","visit.1":"Gold"}"#)
+        #expect(try stored(request("idsite=1&rec=1&url=https://example.com/&dimension1=Pro")).dimensions == nil, "site without declarations")
+        #expect(config.policyReport().contains(#"dims visit.1"#) && config.policyReport().contains(#"custom dimension "Color" (action scope)"#))
+        #expect(throws: ConfigError.self) {
+            try EdgeConfig.parse(toml: toml.replacingOccurrences(of: "scope = \"action\"", with: "scope = \"page\""))
+        }
+    }
+
     @Test("Other hosts are tracked unless the site sets exclude_unknown_urls, which drops them as domain_not_allowed")
     func unknownURLs() throws {
         let outside = "idsite=1&rec=1&url=https://evil.test/"

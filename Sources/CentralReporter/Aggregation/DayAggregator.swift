@@ -102,6 +102,12 @@ public enum DayAggregator {
         day.add("languages", first.language ?? unknown, perVisit)
         let hour = LocalDay.gregorian(zone).component(.hour, from: Date(millisecondsSince1970: first.timestamp))
         day.add("hours", String(format: "%02d", hour), perVisit)
+        // A visit-scope dimension takes the visit's last value, as Matomo updates it with each action.
+        var visitDimensions: [Int: String] = [:]
+        for hit in hits {
+            for (key, value) in hit.dimensionValues where key.scope == "visit" { visitDimensions[key.id] = value }
+        }
+        for (id, value) in visitDimensions { day.add("dimension\(id)", value, perVisit) }
         if let entry = pageviews.first {
             day.add("entry_pages", entry.url ?? unknown, perVisit)
         }
@@ -122,6 +128,14 @@ public enum DayAggregator {
             return seen.insert(key).inserted ? 1 : 0
         }
         for hit in hits {
+            if actionKinds.contains(hit.kind) {
+                for (key, value) in hit.dimensionValues where key.scope == "action" {
+                    var m = Metrics()
+                    m.actions = 1
+                    m.visits = once("d\(key.id):" + value)
+                    day.add("dimension\(key.id)", value, m)
+                }
+            }
             var m = Metrics()
             switch hit.kind {
             case .pageview:
@@ -209,6 +223,16 @@ struct OrderItem: Decodable {
 }
 
 extension Hit {
+    /// The record's custom dimension values, by scope (`visit`, `action`) and id.
+    var dimensionValues: [(key: (scope: Substring, id: Int), value: String)] {
+        guard let dimensions, let values = try? JSONDecoder().decode([String: String].self, from: Data(dimensions.utf8)) else { return [] }
+        return values.sorted { $0.key < $1.key }.compactMap { key, value in
+            let parts = key.split(separator: ".")
+            guard parts.count == 2, let id = Int(parts[1]), (1...999).contains(id) else { return nil }
+            return ((parts[0], id), value)
+        }
+    }
+
     /// The order's lines; none when the record has no (readable) items.
     var decodedItems: [OrderItem] {
         guard let items, let lines = try? JSONDecoder().decode([OrderItem].self, from: Data(items.utf8)) else { return [] }

@@ -104,5 +104,13 @@ public struct ReportDefinition: Sendable {
         ReportDefinition(id: .init(rawValue: "evolution"), title: "Evolution", dimension: "Day", columns: [], order: .label),
     ]
 
-    public static func named(_ id: String) -> ReportDefinition? { all.first { $0.id.rawValue == id } }
+    /// A report by id: one of `all`, or `dimensionN` (N from 1 to 999) for a site's custom dimension.
+    public static func named(_ id: String) -> ReportDefinition? {
+        if let known = all.first(where: { $0.id.rawValue == id }) { return known }
+        guard id.hasPrefix("dimension"), let number = Int(id.dropFirst("dimension".count)), (1...999).contains(number),
+              id == "dimension\(number)" else { return nil }
+        return ReportDefinition(
+            id: .init(rawValue: id), title: "Custom dimension \(number)", dimension: "Value",
+            columns: [.visits, .actions], order: .mainMetric)
+    }
 }

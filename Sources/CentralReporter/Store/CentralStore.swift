@@ -215,7 +215,7 @@ public struct CentralStore: BatchStore {
                 """)
         }
         migrator.registerMigration("v7: ecommerce and content fields") { db in
-            for declaration in Hit.columnDeclarations.dropFirst(Hit.firstLayoutCount) {
+            for declaration in Hit.columnDeclarations.prefix(Hit.v7LayoutCount).dropFirst(Hit.firstLayoutCount) {
                 try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
             }
             // Items and abandoned carts, counted in the ecommerce and products reports.
@@ -231,6 +231,11 @@ public struct CentralStore: BatchStore {
                     PRIMARY KEY (site_id, order_id)
                 ) WITHOUT ROWID;
                 """)
+        }
+        migrator.registerMigration("v8: custom dimensions") { db in
+            for declaration in Hit.columnDeclarations.dropFirst(Hit.v7LayoutCount) {
+                try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
+            }
         }
         return migrator
     }

@@ -14,11 +14,13 @@ extension Hit {
         "browser", "browser_version", "os", "os_version", "device", "resolution", "language", "local_time",
         "e_c", "e_a", "e_n", "e_v", "search", "search_cat", "search_count", "link", "goal_id", "revenue",
         "c_n", "c_p", "c_t", "c_i", "ec_id", "ec_items", "ec_st", "ec_tx", "ec_sh", "ec_dt",
-        "pk_sku", "pk_name", "pk_cat", "pk_price",
+        "pk_sku", "pk_name", "pk_cat", "pk_price", "dims",
     ]
 
-    /// How many of `columns` the first typed layout had (store migration v4); the rest came with v7.
+    /// How many of `columns` the first typed layout had (store migration v4), and how many there were
+    /// after v7 (ecommerce and content); `dims` came with v8.
     static let firstLayoutCount = 41
+    static let v7LayoutCount = 55
 
     /// The SQL declaration of each column, in `columns` order.
     static let columnDeclarations: [String] = columns.map { name in
@@ -47,7 +49,7 @@ extension Hit {
             contentName.databaseValue, contentPiece.databaseValue, contentTarget.databaseValue, contentInteraction.databaseValue,
             orderID.databaseValue, items.databaseValue, subtotal.databaseValue, tax.databaseValue, shipping.databaseValue,
             discount.databaseValue, productSKU.databaseValue, productName.databaseValue, productCategory.databaseValue,
-            productPrice.databaseValue,
+            productPrice.databaseValue, dimensions.databaseValue,
         ]
     }
 
@@ -106,5 +108,6 @@ extension Hit {
         productName = row[52]
         productCategory = row[53]
         productPrice = row[54]
+        dimensions = row[55]
     }
 }

@@ -10,7 +10,7 @@ public struct DataInventory: Sendable {
     public let entries: [Entry]
     public let warnings: [String]
 
-    public init(policy p: PrivacyPolicy, geoIPConfigured: Bool) {
+    public init(policy p: PrivacyPolicy, geoIPConfigured: Bool, dimensions: [CustomDimension] = []) {
         var e: [Entry] = [
             Entry(field: "site_id, kind, ts", precision: "site, hit type, time in ms", why: "what happened where and when"),
         ]
@@ -59,6 +59,17 @@ public struct DataInventory: Sendable {
         e.append(Entry(field: "browser, os (+ major versions), device", precision: "families only", why: "technology reports"))
         e.append(Entry(field: "resolution, language, local_time", precision: "as sent", why: "technology and time-of-day reports"))
         e.append(Entry(field: "link, goal_id, revenue, e_v, pv_id", precision: "as sent (links scrubbed like URLs)", why: "outlinks, downloads, goals, events"))
+        e.append(Entry(field: "c_n, c_p, c_t, c_i", precision: "content name, piece, target (scrubbed like URLs) and interaction\(redaction)", why: "content impressions and interactions"))
+        e.append(Entry(
+            field: "ec_id, ec_items, ec_st, ec_tx, ec_sh, ec_dt, pk_*",
+            precision: "order id, items (SKU, name, categories, price, quantity), amounts, viewed product\(redaction)",
+            why: "ecommerce and product reports"))
+        for dimension in dimensions {
+            e.append(Entry(
+                field: "dims \(dimension.scope.rawValue).\(dimension.id)",
+                precision: "custom dimension \"\(dimension.name)\" (\(dimension.scope.rawValue) scope), as sent\(redaction)",
+                why: "the site's own dimension report"))
+        }
         if p.bots == .countSeparately { e.append(Entry(field: "bot", precision: "flag", why: "bots counted apart from people")) }
         entries = e
 
@@ -95,7 +106,7 @@ extension EdgeConfig {
             for line in site.policy.canonicalText.split(separator: "\n").dropFirst() {
                 out += "    \(line)\n"
             }
-            let inventory = DataInventory(policy: site.policy, geoIPConfigured: geoIPDatabase != nil)
+            let inventory = DataInventory(policy: site.policy, geoIPConfigured: geoIPDatabase != nil, dimensions: site.dimensions)
             out += "  Data inventory (stored per hit):\n"
             let width = inventory.entries.map(\.field.count).max() ?? 0
             for entry in inventory.entries {

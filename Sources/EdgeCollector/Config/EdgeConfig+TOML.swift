@@ -122,11 +122,22 @@ extension EdgeConfig {
             if let v = try reader.bool("site_search") { siteSearch.enabled = v }
             if let v = try reader.stringArray("site_search_params") { siteSearch.keywordParameters = v.map { $0.lowercased() } }
             if let v = try reader.stringArray("site_search_category_params") { siteSearch.categoryParameters = v.map { $0.lowercased() } }
+            var dimensions: [CustomDimension] = []
+            for var dimensionReader in try reader.tableArray("dimensions") ?? [] {
+                guard let dimensionID = try dimensionReader.int("id", in: 1...999) else { throw ConfigError.missing(key: dimensionReader.path("id")) }
+                if dimensions.contains(where: { $0.id == dimensionID }) {
+                    throw ConfigError.invalid(key: dimensionReader.path("id"), value: String(dimensionID), expected: "an id no other dimension of the site has")
+                }
+                let dimensionName = try dimensionReader.requiredString("name")
+                let scope = try dimensionReader.choice("scope", as: CustomDimension.Scope.self) ?? .visit
+                try dimensionReader.rejectUnknownKeys()
+                dimensions.append(CustomDimension(id: dimensionID, name: dimensionName, scope: scope))
+            }
             var policy = globalPolicy
             if let overrides = try reader.subtable("privacy") { policy = try policy.applying(overrides) }
             try reader.rejectUnknownKeys()
             sites.append(SiteConfig(
-                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, siteSearch: siteSearch, timeZone: timeZone,
+                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, dimensions: dimensions, siteSearch: siteSearch, timeZone: timeZone,
                 trackingTokenSHA256: token, policy: policy))
         }
         try root.rejectUnknownKeys()

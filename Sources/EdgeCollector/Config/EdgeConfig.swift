@@ -40,6 +40,8 @@ public struct SiteConfig: Sendable, Equatable {
     /// Matomo's "only track visits and actions when the action URL starts with one of the above URLs":
     /// hits whose page is on another host are dropped (`domain_not_allowed`). Off by default, as in Matomo.
     public var excludeUnknownURLs = false
+    /// Custom dimensions kept for this site; values of any other are left out.
+    public var dimensions: [CustomDimension] = []
     /// Site search detected from page URLs (`site_search`, `site_search_params`, `site_search_category_params`).
     public var siteSearch = SiteSearchSettings()
     public var timeZone: TimeZone

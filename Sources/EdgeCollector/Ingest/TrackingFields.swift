@@ -29,6 +29,8 @@ public struct TrackingFields: Sendable {
     public var linkURL: String?
     public var goalID: Int?
     public var revenue: Double?
+    /// Values of the site's declared custom dimensions, keyed `visit.N` / `action.N`.
+    public var dimensions: [String: String] = [:]
     /// Content tracking: name, piece, target and interaction (`c_n`, `c_p`, `c_t`, `c_i`).
     public var contentName: String?
     public var contentPiece: String?
@@ -227,6 +229,7 @@ extension TrackingFields {
             f.productCategory = p["_pkc"].flatMap(nonEmpty).flatMap(productCategory)
             f.productPrice = amount(p["_pkp"], &f.repairs)
         }
+        f.dimensions = CustomDimension.values(in: p, declared: site.dimensions, repairs: &f.repairs)
         for repair in p.repairs { f.repairs.note(repair) }
         return (f, site)
     }

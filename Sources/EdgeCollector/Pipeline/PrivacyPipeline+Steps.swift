@@ -209,6 +209,7 @@ extension PrivacyPipeline {
         s.hit.contentPiece = f.contentPiece.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
         s.hit.contentTarget = f.contentTarget.map { scrubber.scrub(url: $0)?.url ?? scrubber.redact($0) }
         s.hit.contentInteraction = f.contentInteraction.map(scrubber.redact)
+        s.hit.dimensions = CustomDimension.encoded(f.dimensions.mapValues(scrubber.redact))
         s.hit.orderID = f.orderID.map(scrubber.redact)
         s.hit.items = f.items.flatMap { items in
             EcommerceItem.encoded(items.map { item in
