@@ -185,6 +185,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            // Captured client requests and sample logs, read from their path by the tests.
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -76,6 +76,7 @@ public func buildEdgeApplication(
         ingest: components.ingest, limits: config.limits,
         resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock, sites: config.sites
     ).addRoutes(to: router)
+    SiteInfoController(sites: config.sites, limits: config.limits).addRoutes(to: router)
     OperationsController(
         buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
         stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock

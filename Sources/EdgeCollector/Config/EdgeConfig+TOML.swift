@@ -122,6 +122,10 @@ extension EdgeConfig {
             if let v = try reader.bool("site_search") { siteSearch.enabled = v }
             if let v = try reader.stringArray("site_search_params") { siteSearch.keywordParameters = v.map { $0.lowercased() } }
             if let v = try reader.stringArray("site_search_category_params") { siteSearch.categoryParameters = v.map { $0.lowercased() } }
+            let mainURL = try reader.string("main_url")
+            if let mainURL, WebAddress(mainURL) == nil {
+                throw ConfigError.invalid(key: reader.path("main_url"), value: "\"\(mainURL)\"", expected: "an http(s) address such as \"https://example.com\"")
+            }
             var dimensions: [CustomDimension] = []
             for var dimensionReader in try reader.tableArray("dimensions") ?? [] {
                 guard let dimensionID = try dimensionReader.int("id", in: 1...999) else { throw ConfigError.missing(key: dimensionReader.path("id")) }
@@ -137,7 +141,7 @@ extension EdgeConfig {
             if let overrides = try reader.subtable("privacy") { policy = try policy.applying(overrides) }
             try reader.rejectUnknownKeys()
             sites.append(SiteConfig(
-                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, dimensions: dimensions, siteSearch: siteSearch, timeZone: timeZone,
+                id: id, name: name, domains: domains, excludeUnknownURLs: excludeUnknownURLs, configuredMainURL: mainURL, dimensions: dimensions, siteSearch: siteSearch, timeZone: timeZone,
                 trackingTokenSHA256: token, policy: policy))
         }
         try root.rejectUnknownKeys()

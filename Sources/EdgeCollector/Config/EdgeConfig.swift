@@ -40,6 +40,8 @@ public struct SiteConfig: Sendable, Equatable {
     /// Matomo's "only track visits and actions when the action URL starts with one of the above URLs":
     /// hits whose page is on another host are dropped (`domain_not_allowed`). Off by default, as in Matomo.
     public var excludeUnknownURLs = false
+    /// `main_url` as configured, if it is.
+    public var configuredMainURL: String?
     /// Custom dimensions kept for this site; values of any other are left out.
     public var dimensions: [CustomDimension] = []
     /// Site search detected from page URLs (`site_search`, `site_search_params`, `site_search_category_params`).
@@ -49,6 +51,13 @@ public struct SiteConfig: Sendable, Equatable {
     public var trackingTokenSHA256: String?
     /// The global policy with this site's overrides applied.
     public var policy: PrivacyPolicy
+
+    /// The site's main address, as Matomo's `main_url`: `main_url` in edge.toml, else `https://` and the
+    /// first domain (without `*.`). The log importer puts it before paths that carry no host.
+    public var mainURL: String? {
+        if let configuredMainURL { return configuredMainURL }
+        return domains.first.map { "https://" + ($0.hasPrefix("*.") ? String($0.dropFirst(2)) : $0) }
+    }
 
     /// Whether `token` is the site's tracking token (`token_auth`): compared by its SHA-256, so the
     /// configuration never holds the token itself.
