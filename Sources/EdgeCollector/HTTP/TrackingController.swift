@@ -78,9 +78,15 @@ struct TrackingController: Sendable {
         var incomingRequests: [IncomingRequest] = []
         var trackedIndices: [Int] = []
         var invalidIndices: [Int] = []
+        // MatomoTracker.php sends the visitor's user agent with the first of its entries only; the
+        // visitor's later entries (same _id) carry it on, so they hash to the same visitor.
+        var userAgents: [String: String] = [:]
         for (index, entry) in decoded.entries.enumerated() {
             switch entry {
-            case let .success(parameters):
+            case var .success(parameters):
+                if let visitor = parameters["_id"] ?? parameters["cid"] {
+                    if let ua = parameters["ua"] { userAgents[visitor] = ua } else if let ua = userAgents[visitor] { parameters["ua"] = ua }
+                }
                 incomingRequests.append(incoming(request, peer: peer, parameters: parameters))
                 trackedIndices.append(index)
             case let .failure(rejection):

@@ -160,9 +160,9 @@ extension TrackingFields {
         f.campaignKeyword = p["_rck"].flatMap(nonEmpty)?.lowercased()
 
         // The kind, in Matomo's order: a heartbeat is no action; a goal conversion or an ecommerce request
-        // records no action; a custom action (ca=1) is never a pageview; of the actions a request could
-        // be, a download wins over an outlink, an outlink over an event, an event over content, content
-        // over a site search, and a pageview is what remains (core/Tracker/Action.php).
+        // records no action; of the actions a request could be, a download wins over an outlink, an
+        // outlink over an event, an event over content, content over a site search; then a request
+        // marked ca=1 is a custom action, and a pageview is what remains (core/Tracker/Action.php).
         let goalText = p["idgoal"].flatMap(nonEmpty)
         let goal = goalText.flatMap { Int($0) }.flatMap { (0...Int(Int32.max)).contains($0) ? $0 : nil }
         if goalText != nil, goal == nil { f.repairs.note(.unusableValue) }
@@ -182,8 +182,6 @@ extension TrackingFields {
         } else if let goal, goal > 0 {
             f.kind = .goal
             f.goalID = goal
-        } else if p["ca"] == "1" {
-            f.kind = .customAction
         } else if let link = p["download"].flatMap(nonEmpty) {
             f.kind = .download
             f.linkURL = link
@@ -221,6 +219,10 @@ extension TrackingFields {
                     f.repairs.note(.unusableValue)
                 }
             }
+        } else if p["ca"] == "1" {
+            // ca=1 says "not a pageview" (MatomoTracker.php also sends it with events and content); what
+            // no other rule claims is a custom action, such as a crash report.
+            f.kind = .customAction
         }
         f.revenue = amount(p["revenue"], &f.repairs)
         if f.kind == .pageview, p["_pks"].flatMap(nonEmpty) != nil || p["_pkn"].flatMap(nonEmpty) != nil {
