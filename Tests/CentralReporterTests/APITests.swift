@@ -76,6 +76,13 @@ struct APITests {
         #expect(text.body.contains("Pages — Example 例え (site 1)") && text.body.contains("Others"))
         let sites = try await api.get("/api/v1/sites", token: token)
         #expect(sites.body == #"[{"id":1,"name":"Example 例え","time_zone":"Europe\/Berlin"}]"# + "\n")
+        // The ecommerce, product, content and dimension reports come through the same API.
+        let ecommerce = try await api.get("/api/v1/reports/ecommerce?site=1&period=day&date=2026-10-26&format=csv", token: token)
+        #expect(ecommerce.status == 200 && ecommerce.body.hasPrefix("label,orders,revenue,avg_order_value,items,conversion_rate,abandoned_carts\r\n"))
+        for report in ["product_skus", "product_names", "product_categories", "contents", "dimension4"] {
+            #expect(try await api.get("/api/v1/reports/\(report)?site=1&period=day&date=2026-10-26", token: token).status == 200, "\(report)")
+        }
+        #expect(try await api.get("/api/v1/reports/dimension1000?site=1", token: token).status == 404)
         #expect(try await api.get("/api/v1/reports/nonsense?site=1", token: token).status == 404)
         #expect(try await api.get("/api/v1/reports/pages?site=1&date=2026-13-01", token: token).status == 400)
         try await api.stop()
