@@ -26,9 +26,13 @@ public struct InputRepair: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// A custom dimension or custom variable the site does not declare, left out.
     public static let undeclaredDimension = InputRepair(rawValue: "undeclared_dimension")
 
+    /// A `url`, `urlref` or `ua` sent as a Python bytes literal (`b'https://…'`, as asgi-matomo 0.8
+    /// sends them), unwrapped.
+    public static let bytesLiteral = InputRepair(rawValue: "bytes_literal")
+
     public static let all: [InputRepair] = [
         .controlCharacters, .numberOutOfRange, .malformedEscape, .invalidUTF8, .truncated, .unusableValue, .futureTime,
-        .undeclaredDimension,
+        .undeclaredDimension, .bytesLiteral,
     ]
 }
 

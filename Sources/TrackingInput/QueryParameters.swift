@@ -179,3 +179,12 @@ public struct QueryParameters: Sendable, Equatable {
         return String(text[..<end])
     }
 }
+
+extension QueryParameters {
+    /// The text inside a Python bytes literal (`b'…'` or `b"…"`), which some server-side clients send
+    /// for URLs and user agents by mistake; `nil` when `text` is not one.
+    public static func unwrappingBytesLiteral(_ text: String) -> String? {
+        guard text.count >= 3, text.hasPrefix("b'") && text.hasSuffix("'") || text.hasPrefix("b\"") && text.hasSuffix("\"") else { return nil }
+        return String(text.dropFirst(2).dropLast())
+    }
+}

@@ -163,7 +163,7 @@ struct TrackingController: Sendable {
         let client = resolver.resolve(peer: peer, forwardedFor: headers.forwardedFor, forwarded: headers.forwarded)
         return IncomingRequest(
             clientIP: client,
-            userAgent: parameters["ua"] ?? headers.userAgent ?? "",
+            userAgent: parameters["ua"].map { QueryParameters.unwrappingBytesLiteral($0) ?? $0 } ?? headers.userAgent ?? "",
             acceptLanguage: headers.acceptLanguage,
             headers: headers.signals,
             cookies: headers.cookie.map(IncomingRequest.parseCookies) ?? [:],

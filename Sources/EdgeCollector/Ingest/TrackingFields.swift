@@ -106,9 +106,10 @@ extension TrackingFields {
             if location != GeoResult() { f.overrideLocation = location }
         }
         f.tokenAuth = tokenAuth
-        f.url = p["url"].flatMap(nonEmpty)
+        f.url = p["url"].flatMap(nonEmpty).map { unwrapped($0, &f.repairs) }
         f.title = p["action_name"].flatMap(nonEmpty)
-        f.referrer = p["urlref"].flatMap(nonEmpty)
+        f.referrer = p["urlref"].flatMap(nonEmpty).map { unwrapped($0, &f.repairs) }
+        if let ua = p["ua"], QueryParameters.unwrappingBytesLiteral(ua) != nil { f.repairs.note(.bytesLiteral) }
         if let cid = p["cid"].flatMap(nonEmpty) {
             guard cid.utf8.count == 16, cid.utf8.allSatisfy(ASCII.isHexDigit) else {
                 throw RequestRejection("cid=\(cid) is not a visitor id; use 16 hex digits, as Matomo's setVisitorId does.")
@@ -272,6 +273,12 @@ extension TrackingFields {
             throw RequestRejection("cdt=\(cdt ?? "now") with cdo=\(cdo ?? "0") is more than 24 hours old, which requires a valid token_auth.")
         }
         return time.millisecondsSince1970
+    }
+
+    private static func unwrapped(_ text: String, _ repairs: inout [InputRepair]) -> String {
+        guard let inner = QueryParameters.unwrappingBytesLiteral(text) else { return text }
+        repairs.note(.bytesLiteral)
+        return inner
     }
 
     /// A non-negative amount (revenue, tax, a price); an unusable one is dropped and the repair noted.
