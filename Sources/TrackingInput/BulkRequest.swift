@@ -14,12 +14,16 @@ public struct BulkRequest: Sendable {
     public var entries: [Result<QueryParameters, RequestRejection>]
     /// The token the body or the query string carried for all entries.
     public var sharedToken: String?
+    /// `"send_image": 0` in the body (the JavaScript tracker sends it): answer 204 without the JSON
+    /// summary, as Matomo's BulkTracking does.
+    public var wantsSummary = true
 
     /// Reads a body that starts with `{`; `query` is the request's own query string.
     public static func parse(_ body: [UInt8], query: QueryParameters, limits: RequestLimits) throws(RequestRejection) -> BulkRequest {
         struct Body: Decodable {
             var requests: [JSONValue]
             var token_auth: String?
+            var send_image: JSONValue?
         }
         let decoded: Body
         do {
@@ -43,7 +47,8 @@ public struct BulkRequest: Sendable {
                 return .failure(error)
             }
         }
-        return BulkRequest(entries: entries, sharedToken: sharedToken)
+        let sendImage = decoded.send_image?.parameterText
+        return BulkRequest(entries: entries, sharedToken: sharedToken, wantsSummary: sendImage != "0" && sendImage != "")
     }
 }
 

@@ -82,12 +82,16 @@ struct HTTPIngestTests {
             let many = (0..<1500).map { #""?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fm\#($0)""# }.joined(separator: ",")
             let big = try await client.track("/matomo.php", method: .post, headers: ["Content-Type": "application/json"], body: #"{"requests": [\#(many)]}"#)
             #expect(String(buffer: big.body) == #"{"status":"success","tracked":1500,"invalid":0}"#)
+            let quiet = try await client.track(
+                "/matomo.php", method: .post, headers: ["Content-Type": "application/json"],
+                body: #"{"requests": ["?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fq"], "send_image": 0}"#)
+            #expect(quiet.status == .noContent && quiet.body.readableBytes == 0, "send_image 0: 204, as Matomo's BulkTracking")
             let bare = try await client.track("/matomo.php")
             #expect(bare.status == .ok && String(buffer: bare.body).hasPrefix("This is Tally's collector"))
             #expect(try await client.metric(#"tally_edge_hits_dropped_total{reason="invalid_request"}"#) == 2)
         }
         let hits = try edge.bufferedHits()
-        #expect(hits.count == 1503)
+        #expect(hits.count == 1504)
         #expect(hits.prefix(3).map(\.url) == ["https://example.com/o1", "https://example.com/o2", "https://example.com/a1"])
         #expect(hits[0].title == "Obj" && hits[1].kind == .event && hits[1].eventValue == 2.5)
     }

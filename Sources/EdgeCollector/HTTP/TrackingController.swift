@@ -100,6 +100,11 @@ struct TrackingController: Sendable {
             if case .rejected = outcome { invalidIndices.append(index) }
         }
         invalidIndices.sort()
+        guard decoded.wantsSummary else {
+            var response = Response(status: .noContent, headers: Self.noContentHeaders)
+            addCORS(&response, request: request)
+            return response
+        }
         let tracked = decoded.entries.count - invalidIndices.count
         var json = "{\"status\":\"success\",\"tracked\":\(tracked),\"invalid\":\(invalidIndices.count)"
         if let token = decoded.sharedToken, sites.contains(where: { $0.accepts(token: token) }) {
