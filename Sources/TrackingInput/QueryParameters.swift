@@ -54,6 +54,16 @@ public struct QueryParameters: Sendable, Equatable {
         }
     }
 
+    /// The parameters whose name starts with `prefix` (`dimension`), each name once with its last value,
+    /// without building the whole dictionary on the request path.
+    public func parameters(withNamePrefix prefix: String) -> [(name: String, value: String)] {
+        var found: [(name: String, value: String)] = []
+        for pair in pairs where pair.name.hasPrefix(prefix) {
+            if let index = found.firstIndex(where: { $0.name == pair.name }) { found[index].value = pair.value } else { found.append((pair.name, pair.value)) }
+        }
+        return found
+    }
+
     /// Name to value, a repeated name holding its last value.
     public var dictionary: [String: String] {
         Dictionary(pairs.map { ($0.name, $0.value) }) { _, last in last }

@@ -24,7 +24,7 @@ public struct CustomDimension: Sendable, Equatable {
     /// The declared dimensions' values in a request, keyed as the record keeps them; repairs noted.
     static func values(in p: QueryParameters, declared: [CustomDimension], repairs: inout [InputRepair]) -> [String: String] {
         var values: [String: String] = [:]
-        for (name, value) in p.dictionary where name.hasPrefix("dimension") {
+        for (name, value) in p.parameters(withNamePrefix: "dimension") {
             guard let id = Int(name.dropFirst("dimension".count)) else { continue }
             guard let dimension = declared.first(where: { $0.id == id }) else {
                 repairs.note(.undeclaredDimension)
