@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "EdgeCollector",
                 "TallyCore",
+                "TrackingInput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,6 +141,7 @@ let package = Package(
                 "CentralReporter",
                 "EdgeCollector",
                 "TallyCore",
+                "TrackingInput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -158,6 +160,7 @@ let package = Package(
             dependencies: [
                 "EdgeCollector",
                 "TallyCore",
+                "TrackingInput",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

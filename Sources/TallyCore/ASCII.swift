@@ -1,6 +1,11 @@
 /// Byte tests for values that must be ASCII anyway (ids, sizes): cheaper than `Character`'s Unicode
 /// properties on every hit.
 package enum ASCII {
+    /// A–Z as a–z; every other byte as it is.
+    package static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+    }
+
     package static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     package static func isHexDigit(_ byte: UInt8) -> Bool {

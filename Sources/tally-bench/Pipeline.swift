@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeCollector
 import Foundation
 import TallyCore
+import TrackingInput
 
 /// Times the edge's per-request work without the network: the query-string decoder, the privacy pipeline
 /// and the hit's canonical JSON, over the same Matomo pageview mix as `matomo-mix.lua` (seeded). Prints

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeCollector
 import Foundation
 import TallyCore
+import TrackingInput
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import EdgeCollector
 import Foundation
 import TallyCore
+import TrackingInput
 import Testing
 
 @Suite("Addresses, parameters, user agents, URLs")

@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import TallyCore
+import TrackingInput
 import Testing
 
 @Suite("HTTP ingest against a live edge")

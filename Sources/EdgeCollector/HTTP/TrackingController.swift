@@ -56,13 +56,13 @@ struct TrackingController: Sendable {
             var parameters = try QueryParameters.parse(Array((request.uri.query ?? "").utf8), limits: limits)
             if request.method == .post {
                 let body = try await collectBody(request)
-                if body.isEmpty, parameters.dictionary.isEmpty { return introduction(request) }
+                if body.isEmpty, parameters.isEmpty { return introduction(request) }
                 let trimmed = body.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }
                 if trimmed.first == UInt8(ascii: "{") {
                     return try await bulk(Array(trimmed), query: parameters, request: request, peer: peer)
                 }
                 parameters.merge(under: try QueryParameters.parse(body, limits: limits))
-            } else if parameters.dictionary.isEmpty {
+            } else if parameters.isEmpty {
                 return introduction(request)
             }
             let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))

@@ -1,3 +1,4 @@
+import TrackingInput
 import Foundation
 import TallyCore
 

@@ -22,27 +22,32 @@ public struct SiteSearchSettings: Sendable, Equatable {
         var page: WebAddress
     }
 
-    /// The search a page address carries, if any.
+    /// The search a page address carries, if any. It runs for every pageview with a query string, so
+    /// names are compared as bytes (ASCII case-insensitively) and only a matching value is decoded.
     func detect(in page: WebAddress) -> Detection? {
         guard enabled, let query = page.query else { return nil }
-        let pairs = query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { item in
-            let equals = item.firstIndex(of: UInt8(ascii: "="))
-            let name = Self.decoded(item[..<(equals ?? item.endIndex)]).lowercased()
-            return (name: name, value: Self.decoded(equals.map { item[($0 + 1)...] } ?? []), raw: item)
+        let items = query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true)
+        func rawName(_ item: ArraySlice<UInt8>) -> ArraySlice<UInt8> { item[..<(item.firstIndex(of: UInt8(ascii: "=")) ?? item.endIndex)] }
+        func matches(_ item: ArraySlice<UInt8>, _ name: String) -> Bool {
+            let raw = rawName(item)
+            if raw.contains(UInt8(ascii: "%")) || raw.contains(UInt8(ascii: "+")) { return Self.decoded(raw).lowercased() == name }
+            return raw.count == name.utf8.count && zip(raw, name.utf8).allSatisfy { ASCII.lowercased($0) == $1 }
         }
         func firstValue(_ names: [String]) -> (name: String, value: String)? {
             for name in names {
-                if let pair = pairs.first(where: { $0.name == name && !$0.value.isEmpty }) { return (name, pair.value) }
+                for item in items where matches(item, name) {
+                    let value = Self.decoded(item.firstIndex(of: UInt8(ascii: "=")).map { item[($0 + 1)...] } ?? [])
+                    if !value.isEmpty { return (name, value) }
+                }
             }
             return nil
         }
         guard let keyword = firstValue(keywordParameters) else { return nil }
         let category = firstValue(categoryParameters)
-        let removed: Set<String> = [keyword.name, category?.name].compactMap { $0 }.reduce(into: []) { $0.insert($1) }
         var kept: [UInt8] = []
-        for pair in pairs where !removed.contains(pair.name) {
+        for item in items where !matches(item, keyword.name) && !(category.map { matches(item, $0.name) } ?? false) {
             if !kept.isEmpty { kept.append(UInt8(ascii: "&")) }
-            kept.append(contentsOf: pair.raw)
+            kept.append(contentsOf: item)
         }
         var stripped = page
         stripped.query = kept.isEmpty ? nil : kept[...]
@@ -53,6 +58,10 @@ public struct SiteSearchSettings: Sendable, Equatable {
     private static func decoded(_ raw: ArraySlice<UInt8>) -> String {
         let spaced = raw.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }[...]
         let text = WebAddress.percentDecoded(spaced) ?? String(decoding: spaced, as: UTF8.self)
-        return (TextCleaning.removingControlCharacters(text) ?? text).trimmingCharacters(in: .whitespaces)
+        let cleaned = TextCleaning.removingControlCharacters(text) ?? text
+        let scalars = cleaned.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import TallyCore
+import TrackingInput
 
 /// A real edge application (real buffer file, real salts file, real GeoIP database) served on a loopback
 /// port for one test, with its logs captured.

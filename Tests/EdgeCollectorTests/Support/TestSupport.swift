@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import TallyCore
+import TrackingInput
 
 /// A clock tests set and move by hand.
 final class FrozenClock: TallyClock {
