@@ -7,15 +7,7 @@ import Testing
 /// fixture logs (Fixtures/import-logs/README.md), replayed byte for byte.
 @Suite("Matomo's log importer, replayed against a real edge")
 struct ImportLogsTests {
-    static let fixtures = EdgeProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/import-logs")
     static let token = "import-token-123"
-
-    struct Captured: Decodable {
-        var method: String
-        var path: String
-        var content_type: String?
-        var body: String
-    }
 
     @Test("The site lookup answers as Matomo's API does; every imported line is stored once, bots as bots; nothing personal is kept")
     func replay() async throws {
@@ -26,13 +18,9 @@ struct ImportLogsTests {
             .write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
         let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
 
-        let lines = try String(contentsOf: Self.fixtures.appendingPathComponent("requests.jsonl"), encoding: .utf8).split(separator: "\n")
         var imported = 0
-        for line in lines {
-            let captured = try JSONDecoder().decode(Captured.self, from: Data(line.utf8))
-            let answer = await RobustnessTests.http(
-                "http://127.0.0.1:\(edge.port)\(captured.path)", method: captured.method, body: Data(captured.body.utf8),
-                headers: ["Content-Type": captured.content_type ?? "", "User-Agent": "Matomo/LogImport"])
+        for captured in try CapturedRequest.load("import-logs") {
+            let answer = await captured.send(to: edge.port, userAgent: "Matomo/LogImport")
             #expect(answer.status == 200, "\(captured.path): \(answer.body)")
             if captured.path == "/" {
                 let site = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])

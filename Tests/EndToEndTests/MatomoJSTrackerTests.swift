@@ -1,22 +1,10 @@
 import Foundation
-import GRDB
 import Testing
 
 /// Matomo's JavaScript tracker against a real edge: the requests piwik.js sent from a browser for a shop
 /// page (Fixtures/matomo-js-tracker/README.md), replayed byte for byte.
 @Suite("Matomo's JavaScript tracker, replayed against a real edge")
 struct MatomoJSTrackerTests {
-    static let fixtures = EdgeProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/matomo-js-tracker")
-
-    struct Captured: Decodable {
-        var method: String
-        var path: String
-        var content_type: String?
-        var user_agent: String?
-        var origin: String?
-        var body: String
-    }
-
     @Test("Pageview with product and dimension, content, event, cart, order, search, outlink and download: each stored once, as what it is")
     func replay() async throws {
         let sandbox = try EdgeSandbox()
@@ -29,21 +17,14 @@ struct MatomoJSTrackerTests {
             scope = "visit"
             """).write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
         let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
-        for line in try String(contentsOf: Self.fixtures.appendingPathComponent("requests.jsonl"), encoding: .utf8).split(separator: "\n") {
-            let captured = try JSONDecoder().decode(Captured.self, from: Data(line.utf8))
-            var headers = ["Content-Type": captured.content_type ?? ""]
-            headers["User-Agent"] = captured.user_agent?.replacingOccurrences(of: "HeadlessChrome", with: "Chrome")
-            headers["Origin"] = captured.origin
-            let answer = await RobustnessTests.http(
-                "http://127.0.0.1:\(edge.port)\(captured.path)", method: captured.method, body: Data(captured.body.utf8), headers: headers)
+        for captured in try CapturedRequest.load("matomo-js-tracker") {
+            let answer = await captured.send(to: edge.port, userAgent: captured.user_agent?.replacingOccurrences(of: "HeadlessChrome", with: "Chrome"))
             // Every request of the page says send_image=0 (the bulk in its body): 204 each, as Matomo answers.
             #expect(answer.status == 204, "\(captured.path): \(answer.body)")
         }
         RobustnessTests.stop(edge)
 
-        let queue = try DatabaseQueue(path: sandbox.bufferPath)
-        let payloads = try await queue.read { db in try Data.fetchAll(db, sql: "SELECT payload FROM hits ORDER BY rowid") }
-        let records = try payloads.map { try JSONSerialization.jsonObject(with: $0) as? [String: Any] ?? [:] }
+        let records = try await CapturedRequest.bufferedRecords(sandbox.bufferPath)
         #expect(records.map { $0["kind"] as? String } == [
             "pageview", "event", "cart_update", "ecommerce_order", "site_search", "outlink", "download",
             "content_interaction", "content_impression",

@@ -1,22 +1,11 @@
 import Crypto
 import Foundation
-import GRDB
 import Testing
 
 /// MatomoTracker.php against a real edge: the requests it sent for a shop visit
 /// (Fixtures/matomo-php-tracker/README.md), replayed byte for byte.
 @Suite("Matomo's PHP tracker, replayed against a real edge")
 struct MatomoPHPTrackerTests {
-    static let fixtures = EdgeProcess.packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/matomo-php-tracker")
-
-    struct Captured: Decodable {
-        var method: String
-        var path: String
-        var content_type: String?
-        var user_agent: String?
-        var body: String
-    }
-
     @Test("Product view, content, cart, order, crash report, site search, event with a dimension and a bulk: each stored as what it is")
     func replay() async throws {
         let tokenHash = SHA256.hash(data: Data("php-tracker-token".utf8)).map { String(format: "%02x", $0) }.joined()
@@ -31,19 +20,13 @@ struct MatomoPHPTrackerTests {
             scope = "visit"
             """).write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
         let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
-        for line in try String(contentsOf: Self.fixtures.appendingPathComponent("requests.jsonl"), encoding: .utf8).split(separator: "\n") {
-            let captured = try JSONDecoder().decode(Captured.self, from: Data(line.utf8))
-            var headers = ["Content-Type": captured.content_type ?? ""]
-            if let agent = captured.user_agent { headers["User-Agent"] = agent }
-            let answer = await RobustnessTests.http(
-                "http://127.0.0.1:\(edge.port)\(captured.path)", method: captured.method, body: Data(captured.body.utf8), headers: headers)
+        for captured in try CapturedRequest.load("matomo-php-tracker") {
+            let answer = await captured.send(to: edge.port)
             #expect(answer.status == 200, "\(captured.path): \(answer.body)")
         }
         RobustnessTests.stop(edge)
 
-        let queue = try DatabaseQueue(path: sandbox.bufferPath)
-        let payloads = try await queue.read { db in try Data.fetchAll(db, sql: "SELECT payload FROM hits ORDER BY rowid") }
-        let records = try payloads.map { try JSONSerialization.jsonObject(with: $0) as? [String: Any] ?? [:] }
+        let records = try await CapturedRequest.bufferedRecords(sandbox.bufferPath)
         #expect(records.map { $0["kind"] as? String } == [
             "pageview", "content_impression", "content_interaction", "cart_update", "ecommerce_order", "ecommerce_order",
             "custom_action", "site_search", "event", "pageview", "pageview",

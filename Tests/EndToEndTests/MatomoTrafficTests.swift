@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Testing
 
 /// A day of mixed Matomo traffic through a real edge and a real central, in the requests Matomo's clients
