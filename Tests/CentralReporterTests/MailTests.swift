@@ -22,15 +22,25 @@ final class SMTPSink: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Paths.packageRoot.appendingPathComponent("scripts/smtp-sink.py").path, String(port), directory] + options
-        process.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
         try process.run()
         self.process = process
-        let deadline = Date().addingTimeInterval(120)  // a guard against a hung run; the loop waits for the port to open
-        while Date() < deadline {
-            let (status, _) = try await run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])
-            if status == 0 { return }
-            try await Task.sleep(for: .milliseconds(100))
+        // The sink prints "ready" once it listens: wait for that line (or for its end, if it failed).
+        let reader = output.fileHandleForReading
+        let ready = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var seen = Data()
+                while !String(decoding: seen, as: UTF8.self).contains("ready\n") {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { break }
+                    seen.append(chunk)
+                }
+                continuation.resume(returning: String(decoding: seen, as: UTF8.self).contains("ready\n"))
+                while !reader.availableData.isEmpty {}  // keep the pipe drained until the sink ends
+            }
         }
+        #expect(ready, "the SMTP sink did not start")
     }
 
     func stop() {

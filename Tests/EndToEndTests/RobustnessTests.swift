@@ -22,12 +22,15 @@ struct RobustnessTests {
         return ((response as? HTTPURLResponse)?.statusCode, String(decoding: data, as: UTF8.self))
     }
 
-    /// Polls until `condition` holds — an event in another process, with no notification to wait on —
-    /// or fails the test after a generous bound meant only to end a hung run.
-    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<1200 {
+    /// Waits until `condition` holds — a change in other processes — re-checking it whenever a file in
+    /// `directory` (or its subdirectories: buffer, store, logs) changes, since every change the daemons
+    /// make lands there. The 120 s bound only ends a hung run.
+    static func eventually(_ what: String, in directory: String, _ condition: () async throws -> Bool) async throws {
+        let changes = FileChanges(under: directory)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
             if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
+            await changes.next()
         }
         Issue.record("never happened: \(what)")
     }
@@ -110,7 +113,7 @@ struct RobustnessTests {
         let beacon = #"{"site":1,"url":"https://example.com/beacon","title":"Nul\u0000Title","kind":"pageview"}"#
         #expect(await Self.http("\(base)/api/event", method: "POST", body: Data(beacon.utf8), headers: ["Content-Type": "application/json"]).status == 202)
         sent += 1
-        try await Self.eventually("central holds every hit") { try sandbox.edgeDepth() == 0 && sandbox.centralURLs().count == sent }
+        try await Self.eventually("central holds every hit", in: sandbox.path) { try sandbox.edgeDepth() == 0 && sandbox.centralURLs().count == sent }
 
         let titles = try await DatabaseQueue(path: sandbox.centralStore).read { db in
             try String.fetchAll(db, sql: "SELECT title FROM hits WHERE title IS NOT NULL ORDER BY id")
@@ -171,7 +174,7 @@ struct RobustnessTests {
             #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)").status == 200)
             sent.insert(url)
         }
-        try await Self.eventually("the good hits arrive") { Set(try sandbox.centralURLs()) == sent }
+        try await Self.eventually("the good hits arrive", in: sandbox.path) { Set(try sandbox.centralURLs()) == sent }
         let status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         #expect(status.output.contains("Quarantined:     0 batches, 1 records"), "\(status.output)")
         let health = await Self.http("http://127.0.0.1:\(edge.port)/healthz")
@@ -189,7 +192,7 @@ struct RobustnessTests {
             #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)").status == 200)
             sent.insert(url)
         }
-        try await Self.eventually("all 100 hits of the new buffer arrive") { Set(try sandbox.centralURLs()) == sent }
+        try await Self.eventually("all 100 hits of the new buffer arrive", in: sandbox.path) { Set(try sandbox.centralURLs()) == sent }
         #expect(try sandbox.centralURLs().count == sent.count, "nothing twice")
         let centralStatus = try Self.central(["status", "-c", sandbox.centralConfig])
         #expect(centralStatus.output.components(separatedBy: "  stream ").count == 3, "two streams: \(centralStatus.output)")
@@ -229,7 +232,7 @@ struct RobustnessTests {
             if health == edgeHealth {
                 #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
             }
-            try await Self.eventually("\(reason) clears") { await Self.http(health).status == 200 }
+            try await Self.eventually("\(reason) clears", in: sandbox.path) { await Self.http(health).status == 200 }
         }
         Self.stop(edge, centralProcess)
     }
@@ -240,7 +243,7 @@ struct RobustnessTests {
         defer { sandbox.remove() }
         let edge = try sandbox.startEdge("edge")  // central never starts
         #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
-        try await Self.eventually("the shipper is reported stalled") {
+        try await Self.eventually("the shipper is reported stalled", in: sandbox.path) {
             let health = await Self.http("http://127.0.0.1:\(edge.port)/healthz")
             return health.status == 503 && health.body.contains("shipping_stalled")
         }
@@ -255,7 +258,7 @@ struct RobustnessTests {
         let centralProcess = try sandbox.startCentral("central")
         let edge = try sandbox.startEdge("edge")
         #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
-        try await Self.eventually("the hit arrives") { try sandbox.centralURLs().count == 1 }
+        try await Self.eventually("the hit arrives", in: sandbox.path) { try sandbox.centralURLs().count == 1 }
         for file in [sandbox.edgeBuffer, sandbox.edgeBuffer + "-wal", sandbox.edgeBuffer + "-shm",
                      sandbox.centralStore, sandbox.centralStore + "-wal", sandbox.centralStore + "-shm"] {
             let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int

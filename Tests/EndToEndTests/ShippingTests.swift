@@ -95,7 +95,7 @@ struct ShippingSandbox {
 
     /// Waits until the edge's buffer is empty and central holds `count` hits.
     func waitForDrain(count: Int) async throws {
-        try await RobustnessTests.eventually("the edge drains \(count) hits to central") {
+        try await RobustnessTests.eventually("the edge drains \(count) hits to central", in: path) {
             try edgeDepth() == 0 && centralURLs().count >= count
         }
     }
@@ -171,7 +171,7 @@ struct ShippingTests {
 
         central = try sandbox.startCentral("central-2")
         let before = try sandbox.centralURLs().count
-        try await RobustnessTests.eventually("the backlog starts to drain") { try sandbox.centralURLs().count > before }
+        try await RobustnessTests.eventually("the backlog starts to drain", in: sandbox.path) { try sandbox.centralURLs().count > before }
         edge.signal(SIGKILL)  // while it drains the backlog, batch by batch
         _ = edge.waitForExit()
         let midway = try sandbox.centralURLs().count
@@ -207,7 +207,7 @@ struct ShippingTests {
         let round = await Self.load(edge, label: "down", perClient: 150)
         #expect(round.failed == 0)
         var status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
-        try await RobustnessTests.eventually("a send to the absent central fails") {
+        try await RobustnessTests.eventually("a send to the absent central fails", in: sandbox.path) {
             status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
             return !status.output.contains("Send failures:   0")
         }

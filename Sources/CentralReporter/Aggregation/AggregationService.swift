@@ -10,12 +10,15 @@ public struct AggregationService: Service {
     let config: CentralConfig
     let clock: any TallyClock
     let logger: Logger
+    /// Called after each round of work, for whoever needs to know it happened (tests wait on it).
+    let onRound: @Sendable () -> Void
 
-    public init(store: CentralStore, config: CentralConfig, clock: any TallyClock, logger: Logger) {
+    public init(store: CentralStore, config: CentralConfig, clock: any TallyClock, logger: Logger, onRound: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.config = config
         self.clock = clock
         self.logger = logger
+        self.onRound = onRound
     }
 
     public func run() async throws {
@@ -33,6 +36,7 @@ public struct AggregationService: Service {
                 } catch {
                     logger.error("Aggregation failed; retrying", metadata: ["error": "\(error)"])
                 }
+                onRound()
                 try await Task.sleep(for: .seconds(config.aggregation.intervalSeconds))
             }
         }

@@ -1,5 +1,5 @@
 # Drives flask-matomo2 and asgi-matomo (PyPI) as a site would: one request each through the app.
-import asyncio, sys, time
+import asyncio, sys
 from flask import Flask
 from flask_matomo2 import Matomo
 import httpx
@@ -24,6 +24,6 @@ async def main():
     async with httpx.AsyncClient(transport=transport, base_url="https://example.com") as c:
         r = await c.get("/docs?page=2", headers={"User-Agent": chrome, "Referer": "https://www.google.com/"})
         print("asgi", r.status_code)
-    await asyncio.sleep(1)
+    # asgi-matomo tracks after the response, in tasks of its own: wait for them to finish.
+    await asyncio.gather(*(task for task in asyncio.all_tasks() if task is not asyncio.current_task()))
 asyncio.run(main())
-time.sleep(1)
