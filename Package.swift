@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -72,6 +73,13 @@ let package = Package(
         ),
         // What a tracking client sends, decoded and bounded (query strings, form and bulk bodies, the JSON
         // beacon): free of networking and storage, so the fuzz targets build it in minutes.
+        // Matomo's device-detector algorithm over its YAML regex database (read at start-up from the
+        // directory `device_database` names).
+        .target(
+            name: "DeviceDetection",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TrackingInput",
             dependencies: ["TallyCore"],
@@ -83,6 +91,7 @@ let package = Package(
                 "TallyCore",
                 "TallyHTTP",
                 "TrackingInput",
+                "DeviceDetection",
                 "CMaxMindDB",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -142,9 +151,11 @@ let package = Package(
                 "EdgeCollector",
                 "TallyCore",
                 "TrackingInput",
+                "DeviceDetection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -156,11 +167,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DeviceDetectionTests",
+            dependencies: ["DeviceDetection", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EdgeCollectorTests",
             dependencies: [
                 "EdgeCollector",
                 "TallyCore",
                 "TrackingInput",
+                "DeviceDetection",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

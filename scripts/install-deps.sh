@@ -14,6 +14,8 @@ packages=(
   openssl                   # development PKI
   sqlite3                   # integrity checks in tests, operator inspection
   curl                      # demo and end-to-end tests
+  ruby-referer-parser       # Snowplow's referer database: search engines, social networks, webmail (referrer_database)
+  ruby                      # runs that package's own reader, which the referrer tests compare Tally with
 )
 
 missing=()
@@ -27,3 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# The detection databases from PyPI, pinned, in a known place (edge.toml's device_database and
+# crawler_patterns default to it): Matomo's device-detector regexes and fixtures, and the
+# crawler-user-agents list. Only their data is used; --no-deps keeps their Python dependencies out.
+pypi_target=/usr/local/share/tally/pypi
+pinned=(device-detector==6.5.1 crawler-user-agents==1.67.0)
+for spec in "${pinned[@]}"; do
+  name=${spec%%==*}; version=${spec##*==}
+  if [ ! -d "$pypi_target/${name//-/_}-$version.dist-info" ]; then
+    echo "Installing $spec into $pypi_target"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --upgrade --target "$pypi_target" "$spec"
+  fi
+done

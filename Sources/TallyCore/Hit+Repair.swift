@@ -52,6 +52,7 @@ extension Hit {
         \.resolution, \.language, \.localTime, \.eventCategory, \.eventAction, \.eventName,
         \.searchKeyword, \.searchCategory, \.linkURL, \.contentName, \.contentPiece, \.contentTarget,
         \.contentInteraction, \.orderID, \.items, \.productSKU, \.productName, \.productCategory, \.dimensions,
+        \.deviceBrand, \.botName, \.botCategory,
     ]
 
     /// The ecommerce amounts, under the same range rule as revenue.

@@ -53,6 +53,11 @@ public struct Hit: Codable, Sendable, Equatable {
     public var os: String?
     public var osVersion: String?
     public var device: DeviceType?
+    /// The device's brand as Matomo's device-detector names it ("Apple", "Samsung"); never the model.
+    public var deviceBrand: String?
+    /// For bots: the bot's name and category from the detection databases (the bots report).
+    public var botName: String?
+    public var botCategory: String?
     /// Screen resolution as `WIDTHxHEIGHT`.
     public var resolution: String?
     /// Primary language tag, lower case (`de`, `pt-br`).
@@ -124,6 +129,7 @@ public struct Hit: Codable, Sendable, Equatable {
         case orderID = "ec_id", items = "ec_items", subtotal = "ec_st", tax = "ec_tx", shipping = "ec_sh", discount = "ec_dt"
         case productSKU = "pk_sku", productName = "pk_name", productCategory = "pk_cat", productPrice = "pk_price"
         case dimensions = "dims"
+        case deviceBrand = "brand", botName = "bot_name", botCategory = "bot_cat"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -184,6 +190,9 @@ public struct Hit: Codable, Sendable, Equatable {
         productCategory = try c.decodeIfPresent(String.self, forKey: .productCategory)
         productPrice = try c.decodeIfPresent(Double.self, forKey: .productPrice)
         dimensions = try c.decodeIfPresent(String.self, forKey: .dimensions)
+        deviceBrand = try c.decodeIfPresent(String.self, forKey: .deviceBrand)
+        botName = try c.decodeIfPresent(String.self, forKey: .botName)
+        botCategory = try c.decodeIfPresent(String.self, forKey: .botCategory)
     }
 }
 
@@ -196,6 +205,9 @@ extension Hit {
         var w = CanonicalJSONWriter()
         w.bool("aggregate_only", aggregateOnly)
         w.bool("bot", isBot)
+        w.string("bot_cat", botCategory)
+        w.string("bot_name", botName)
+        w.string("brand", deviceBrand)
         w.string("browser", browser)
         w.string("browser_version", browserVersion)
         w.string("c_i", contentInteraction)

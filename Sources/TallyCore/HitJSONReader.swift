@@ -120,6 +120,9 @@ struct HitJSONReader {
                     case .productCategory: hit.productCategory = try optionalString()
                     case .productPrice: hit.productPrice = try optionalDouble()
                     case .dimensions: hit.dimensions = try optionalString()
+                    case .deviceBrand: hit.deviceBrand = try optionalString()
+                    case .botName: hit.botName = try optionalString()
+                    case .botCategory: hit.botCategory = try optionalString()
                     }
                 } else {
                     try skipValue(depth: 0)

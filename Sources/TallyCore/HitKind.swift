@@ -45,6 +45,10 @@ public struct ReferrerType: RawRepresentable, Hashable, Codable, Sendable, Custo
     public static let website = ReferrerType(rawValue: "website")
     public static let social = ReferrerType(rawValue: "social")
     public static let campaign = ReferrerType(rawValue: "campaign")
+    /// Webmail (Gmail, Yahoo! Mail, Outlook.com…).
+    public static let email = ReferrerType(rawValue: "email")
+    /// AI assistants that link to their sources (ChatGPT, Perplexity, Claude, Copilot, Gemini…).
+    public static let aiAssistant = ReferrerType(rawValue: "ai_assistant")
 
     public var description: String { rawValue }
 
@@ -58,13 +62,16 @@ public struct ReferrerType: RawRepresentable, Hashable, Codable, Sendable, Custo
     }
 }
 
-/// The kind of device a user agent names.
+/// The kind of device a user agent names, by Matomo's device-type names ("desktop", "smartphone",
+/// "tablet", "phablet", "feature phone", "console", "tv", "car browser", "smart display", "camera",
+/// "portable media player", "wearable", "peripheral", "smart speaker"), plus "bot", and "other" when
+/// the user agent names none. Records from before the device-detector database say "mobile".
 public struct DeviceType: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
     public static let desktop = DeviceType(rawValue: "desktop")
-    public static let mobile = DeviceType(rawValue: "mobile")
+    public static let smartphone = DeviceType(rawValue: "smartphone")
     public static let tablet = DeviceType(rawValue: "tablet")
     public static let bot = DeviceType(rawValue: "bot")
     public static let other = DeviceType(rawValue: "other")

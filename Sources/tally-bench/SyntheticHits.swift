@@ -35,8 +35,8 @@ struct SyntheticHits {
     static let agents: [(String, String, String, String?, DeviceType)] = [
         ("Chrome", "131", "Windows", "10", .desktop), ("Chrome", "130", "Windows", "10", .desktop), ("Edge", "131", "Windows", "10", .desktop),
         ("Firefox", "133", "Windows", "10", .desktop), ("Safari", "18", "Mac", "10.15", .desktop), ("Chrome", "131", "Mac", "10.15", .desktop),
-        ("Firefox", "133", "Linux", nil, .desktop), ("Safari", "18", "iOS", "18", .mobile), ("Safari", "17", "iOS", "17", .mobile),
-        ("Safari", "18", "iPadOS", "18", .tablet), ("Chrome", "131", "Android", "10", .mobile), ("Samsung Internet", "26", "Android", "13", .mobile),
+        ("Firefox", "133", "Linux", nil, .desktop), ("Safari", "18", "iOS", "18", .smartphone), ("Safari", "17", "iOS", "17", .smartphone),
+        ("Safari", "18", "iPadOS", "18", .tablet), ("Chrome", "131", "Android", "10", .smartphone), ("Samsung Internet", "26", "Android", "13", .smartphone),
     ]
     static let resolutions = ["1920x1080", "1366x768", "1536x864", "2560x1440", "390x844", "414x896", "360x800", "768x1024"]
     static let languages = ["en", "en-us", "de", "fr", "ja", "es", "nl", "pt-br"]

@@ -32,9 +32,9 @@ enum ReportFixture {
     }
 
     static func chrome120(_ h: inout Hit) { h.browser = "Chrome"; h.browserVersion = "120"; h.os = "Windows"; h.osVersion = "10"; h.device = .desktop; h.country = "FR"; h.city = "Paris"; h.region = "IDF" }
-    static func safari17(_ h: inout Hit) { h.browser = "Safari"; h.browserVersion = "17"; h.os = "iOS"; h.osVersion = "17"; h.device = .mobile; h.country = "JP"; h.city = "東京"; h.region = "13" }
+    static func safari17(_ h: inout Hit) { h.browser = "Safari"; h.browserVersion = "17"; h.os = "iOS"; h.osVersion = "17"; h.device = .smartphone; h.country = "JP"; h.city = "東京"; h.region = "13" }
     static func firefox121(_ h: inout Hit) { h.browser = "Firefox"; h.browserVersion = "121"; h.os = "Linux"; h.device = .desktop; h.country = "SE"; h.city = "Stockholm"; h.region = "AB" }
-    static func chrome119(_ h: inout Hit) { h.browser = "Chrome"; h.browserVersion = "119"; h.os = "Android"; h.osVersion = "13"; h.device = .mobile; h.country = "DE"; h.city = "Berlin"; h.region = "BE" }
+    static func chrome119(_ h: inout Hit) { h.browser = "Chrome"; h.browserVersion = "119"; h.os = "Android"; h.osVersion = "13"; h.device = .smartphone; h.country = "DE"; h.city = "Berlin"; h.region = "BE" }
 
     static var hits: [Hit] {
         [

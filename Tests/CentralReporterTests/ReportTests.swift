@@ -99,7 +99,7 @@ struct ReportTests {
         let browsers = values(try await table(c, "browsers", "range", "2026-10-24,2026-10-26"))
         #expect(browsers.mapValues { $0["visits"]! } == ["Chrome 120": 3, "Safari 17": 2, "Firefox 121": 2, "Chrome 119": 1])
         let devices = values(try await table(c, "devices", "range", "2026-10-24,2026-10-26"))
-        #expect(devices.mapValues { $0["visits"]! } == ["desktop": 5, "mobile": 3])
+        #expect(devices.mapValues { $0["visits"]! } == ["desktop": 5, "smartphone": 3])
         let hours = try await table(c, "hours", "range", "2026-10-24,2026-10-26")
         #expect(Dictionary(uniqueKeysWithValues: hours.rows.map { ($0.label, $0.values[0]) }) == ["00": 1, "02": 2, "09": 1, "10": 2, "14": 1, "23": 1])
         #expect(hours.rows.map(\.label) == ["00", "02", "09", "10", "14", "23"])

@@ -90,23 +90,57 @@ struct ComponentTests {
         #expect(throws: RequestRejection.self) { try QueryParameters.parse(Array("a=1&b=2&c=3&d=4".utf8), limits: limits) }
     }
 
-    @Test("User agents reduce to families, major versions and devices", arguments: [
-        (Fixtures.chrome, "Chrome", "120", "Windows", "10", DeviceType.desktop),
-        (Fixtures.iphone, "Safari", "17", "iOS", "17", .mobile),
-        (Fixtures.firefoxLinux, "Firefox", "121", "Linux", nil, .desktop),
-        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91", "Edge", "120", "Windows", "10", .desktop),
-        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36", "Samsung Internet", "23", "Android", "14", .tablet),
-        ("Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36", "Chrome", "119", "Android", "13", .mobile),
-        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15", "Safari", "17", "macOS", "10", .desktop),
-        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", nil, nil, nil, nil, .bot),
-    ] as [(String, String?, String?, String?, String?, DeviceType)])
-    func userAgents(_ ua: String, _ browser: String?, _ version: String?, _ os: String?, _ osVersion: String?, _ device: DeviceType) {
-        let s = UserAgentParser().summarize(ua)
+    @Test("User agents reduce to Matomo's client and OS names, major versions, device types and brands", arguments: [
+        (Fixtures.chrome, "Chrome", "120", "Windows", "10", DeviceType.desktop, nil),
+        (Fixtures.iphone, "Mobile Safari", "17", "iOS", "17", .smartphone, "Apple"),
+        (Fixtures.firefoxLinux, "Firefox", "121", "GNU/Linux", nil, .desktop, nil),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91", "Microsoft Edge", "120", "Windows", "10", .desktop, nil),
+        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36", "Samsung Browser", "23", "Android", "14", .tablet, "Samsung"),
+        ("Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "119", "Android", "13", .smartphone, "Google"),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15", "Safari", "17", "Mac", "10", .desktop, "Apple"),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", nil, nil, nil, nil, .bot, nil),
+        // Phones whose model names contain "bot" or "spider" are phones (the old substring rules dropped them).
+        ("Mozilla/5.0 (Linux; Android 9; CUBOT KING KONG 3) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Mobile Safari/537.36", "Chrome Mobile", "83", "Android", "9", .smartphone, "CUBOT"),
+        ("Mozilla/5.0 (Linux; Android 6.0; HTC Ruby Build/MRA58K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.80 Mobile Safari/537.36", "Chrome Mobile", "70", "Android", "6", .smartphone, "HTC"),
+    ] as [(String, String?, String?, String?, String?, DeviceType, String?)])
+    func userAgents(_ ua: String, _ browser: String?, _ version: String?, _ os: String?, _ osVersion: String?, _ device: DeviceType, _ brand: String?) throws {
+        let s = try TestDatabases.userAgents().summarize(ua)
         #expect(s.browser == browser)
         #expect(s.browserVersion == version)
         #expect(s.os == os)
         #expect(s.osVersion == osVersion)
         #expect(s.device == device)
+        #expect(s.brand == brand)
+        #expect(s.isBot == (device == .bot))
+    }
+
+    @Test("Crawlers, AI crawlers, headless browsers and HTTP libraries are bots, with a name and category", arguments: [
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot"),
+        ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", "GPTBot"),
+        ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)", "ClaudeBot"),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.71 Safari/537.36", "HeadlessChrome"),
+        ("curl/8.5.0", "curl"),
+        ("python-requests/2.31.0", "python-requests"),
+    ])
+    func bots(_ ua: String, _ nameFragment: String) throws {
+        let s = try TestDatabases.userAgents().summarize(ua)
+        #expect(s.isBot)
+        #expect(s.device == .bot)
+        #expect(s.botName?.localizedCaseInsensitiveContains(nameFragment) == true, "\(s.botName ?? "no name") for \(ua)")
+        #expect(s.botCategory != nil)
+    }
+
+    @Test("A user agent of any size or content gets an answer", arguments: [
+        String(repeating: "A", count: 100_000),
+        String(repeating: "Mozilla/5.0 (", count: 8_000),
+        "Mozilla/5.0 \u{0}\u{1}\u{7F} (Linux; Android 13)\r\n",
+        String(decoding: [0x4D, 0xFF, 0xFE, 0xC3, 0x28, 0x41], as: UTF8.self),
+        "",
+        "%%%%",
+    ])
+    func strangeUserAgents(_ ua: String) throws {
+        let s = try TestDatabases.userAgents().summarize(ua)
+        #expect(s.browser == nil || !s.browser!.isEmpty)
     }
 
     @Test("Scrubbed URLs keep the tracker's encoding, lose credentials, fragments and denied parameters", arguments: [

@@ -339,13 +339,14 @@ struct PipelineTests {
         let phone = try stored(request(query + "&uadata=" + uadata.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, userAgent: android,
                                        headers: ["sec-ch-ua-platform": #""Android""#, "sec-ch-ua-platform-version": #""13.0.0""#]))
         #expect(phone.os == "Android" && phone.osVersion == "14", "uadata wins over the headers")
-        #expect(phone.device == .mobile && phone.browser == "Chrome" && phone.browserVersion == "124")
+        #expect(phone.device == .smartphone && phone.browser == "Chrome Mobile" && phone.browserVersion == "124")
+        #expect(phone.deviceBrand == "Google", "the model from the hints names the brand")
         // No user agent at all (a server-side tracker): the hints still name browser and OS.
         let bare = try stored(request(query, userAgent: "", headers: [
-            "sec-ch-ua-full-version-list": #""Microsoft Edge";v="125.0.2535.51", "Chromium";v="125.0.6422.60""#,
+            "sec-ch-ua-full-version-list": #""Chromium";v="125.0.6422.60", "Microsoft Edge";v="125.0.2535.51", "Not.A/Brand";v="24.0.0.0""#,
             "sec-ch-ua-platform": #""macOS""#, "sec-ch-ua-platform-version": #""14.4.1""#,
         ]))
-        #expect(bare.browser == "Edge" && bare.browserVersion == "125" && bare.os == "macOS" && bare.osVersion == "14")
+        #expect(bare.browser == "Microsoft Edge" && bare.browserVersion == "125" && bare.os == "Mac" && bare.osVersion == "14")
         let json = String(decoding: try bare.encodedJSON(), as: UTF8.self)
         #expect(!json.contains("14.4.1") && !json.contains("125.0.2535"), "only major versions are stored")
     }

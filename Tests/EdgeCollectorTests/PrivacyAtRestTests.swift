@@ -8,7 +8,7 @@ struct PrivacyAtRestTests {
         ("203.0.113.77", Fixtures.chrome),
         ("198.51.100.23", Fixtures.iphone),
         ("2001:db8:1:2::77", Fixtures.firefoxLinux),
-        ("192.0.2.201", "Mozilla/5.0 (X11; Linux x86_64) TallyPrivacyProbe/9.9 (unique-agent-7f3a)"),
+        ("192.0.2.201", "Mozilla/5.0 (X11; Linux x86_64) TallyPrivacyMarker/9.9 (unique-agent-7f3a)"),
     ]
 
     /// Every byte of the buffer, its WAL and shared memory, the salt and key files' neighbours, and the logs.

@@ -127,7 +127,7 @@ struct EdgeCrashTests {
         defer { sandbox.remove() }
         let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         let session = URLSession(configuration: .ephemeral)
-        let clients = [("203.0.113.77", Self.userAgent), ("2001:db8:1:2::77", "Mozilla/5.0 (X11; Linux x86_64) E2EProbe/1.0 (agent-c0ffee)")]
+        let clients = [("203.0.113.77", Self.userAgent), ("2001:db8:1:2::77", "Mozilla/5.0 (X11; Linux x86_64) E2EMarker/1.0 (agent-c0ffee)")]
         for (ip, ua) in clients {
             for page in 0..<3 {
                 let status = await edge.get(

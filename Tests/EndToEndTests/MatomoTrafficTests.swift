@@ -98,7 +98,7 @@ struct MatomoTrafficTests {
         files += files.prefix(2).flatMap { [$0 + "-wal"] }
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else { continue }
-            for secret in ["198.51.100.1", "198.51.100.2", "198.51.100.3", "ShipProbe", "bob@example.org", "alice@example.org", "app.js"] {
+            for secret in ["198.51.100.1", "198.51.100.2", "198.51.100.3", "ShipMarker", "bob@example.org", "alice@example.org", "app.js"] {
                 #expect(data.range(of: Data(secret.utf8)) == nil, "\(secret) in \(file)")
             }
         }

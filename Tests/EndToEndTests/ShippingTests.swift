@@ -117,7 +117,7 @@ func freePort() throws -> Int {
 
 @Suite("Edge to central, exactly once", .serialized)
 struct ShippingTests {
-    static let userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ShipProbe/3.1 Chrome/120.0.0.0 Safari/537.36"
+    static let userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ShipMarker/3.1 Chrome/120.0.0.0 Safari/537.36"
 
     /// Sends `perClient` hits with unique URLs from each of 8 clients; every request must be answered 200.
     /// A count, not a duration: the same load on a fast machine and on a busy CI runner.
@@ -191,7 +191,7 @@ struct ShippingTests {
         for suffix in ["", "-wal"] {
             guard let data = FileManager.default.contents(atPath: sandbox.centralStore + suffix) else { continue }
             #expect(data.range(of: Data("198.51.100.1".utf8)) == nil)
-            #expect(data.range(of: Data("ShipProbe".utf8)) == nil)
+            #expect(data.range(of: Data("ShipMarker".utf8)) == nil)
         }
         edge.signal(SIGTERM)
         central.signal(SIGTERM)

@@ -9,9 +9,9 @@ struct HitTests {
         var hit = Hit(siteID: 3, kind: .event, timestamp: 1_795_478_622_158)
         hit.eventCategory = "Video"
         hit.eventValue = 2.5
-        hit.device = .mobile
+        hit.device = .smartphone
         let json = String(decoding: try hit.encodedJSON(), as: UTF8.self)
-        #expect(json == #"{"aggregate_only":false,"bot":false,"device":"mobile","e_c":"Video","e_v":2.5,"kind":"event","new_visit":false,"site_id":3,"ts":1795478622158}"#)
+        #expect(json == #"{"aggregate_only":false,"bot":false,"device":"smartphone","e_c":"Video","e_v":2.5,"kind":"event","new_visit":false,"site_id":3,"ts":1795478622158}"#)
         #expect(try Hit.decodeJSON(Data(json.utf8)) == hit)
     }
 

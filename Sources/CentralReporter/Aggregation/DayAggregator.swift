@@ -41,6 +41,10 @@ public enum DayAggregator {
             }
             if hit.isBot {
                 day.botHits += 1
+                var bot = Metrics()
+                bot.hits = 1
+                let name = hit.botName ?? unknown
+                day.add("bots", hit.botCategory.map { "\(name) (\($0))" } ?? name, bot)
             } else if let visitor = hit.visitorID, !hit.aggregateOnly {
                 byVisitor[visitor, default: []].append(hit)
             } else {
@@ -90,7 +94,11 @@ public enum DayAggregator {
         day.add("referrer_types", referrerType, perVisit)
         day.add("referrers", first.referrerName ?? (referrerType == ReferrerType.direct.rawValue ? "(direct)" : unknown), perVisit)
         if first.referrerType == .campaign {
-            day.add("campaigns", first.campaignName ?? first.campaignSource ?? "(not set)", perVisit)
+            day.add("campaigns", first.campaignName ?? first.campaignSource ?? first.campaignMedium ?? "(not set)", perVisit)
+        }
+        let channelReports: [ReferrerType: String] = [.searchEngine: "search_engines", .social: "social_networks", .aiAssistant: "ai_assistants"]
+        if let type = first.referrerType, let report = channelReports[type] {
+            day.add(report, first.referrerName ?? unknown, perVisit)
         }
         day.add("countries", first.country ?? unknown, perVisit)
         day.add("regions", first.region.map { "\(first.country ?? "?")-\($0)" } ?? unknown, perVisit)
@@ -98,6 +106,7 @@ public enum DayAggregator {
         day.add("browsers", [first.browser, first.browserVersion].compactMap { $0 }.joined(separator: " ").nonEmpty ?? unknown, perVisit)
         day.add("os", [first.os, first.osVersion].compactMap { $0 }.joined(separator: " ").nonEmpty ?? unknown, perVisit)
         day.add("devices", first.device?.rawValue ?? unknown, perVisit)
+        day.add("device_brands", first.deviceBrand ?? unknown, perVisit)
         day.add("resolutions", first.resolution ?? unknown, perVisit)
         day.add("languages", first.language ?? unknown, perVisit)
         let hour = LocalDay.gregorian(zone).component(.hour, from: Date(millisecondsSince1970: first.timestamp))

@@ -48,6 +48,7 @@ public struct ReportColumn: Sendable {
         $0.items == 0 ? 0 : ($0.value / Double($0.items) * 100).rounded() / 100
     }
     static let productViews = ReportColumn(id: "product_views", title: "Product views", format: .integer) { Double($0.pageviews) }
+    static let botHits = ReportColumn(id: "hits", title: "Hits", format: .integer) { Double($0.hits) }
     static let impressions = ReportColumn(id: "impressions", title: "Impressions", format: .integer) { Double($0.hits) }
     static let interactions = ReportColumn(id: "interactions", title: "Interactions", format: .integer) { Double($0.items) }
     static let interactionRate = ReportColumn(id: "interaction_rate", title: "Interaction rate", format: .percent) {
@@ -78,6 +79,9 @@ public struct ReportDefinition: Sendable {
         ReportDefinition(id: .init(rawValue: "page_titles"), title: "Page titles", dimension: "Title", columns: [.pageviews, .uniquePageviews], order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "referrer_types"), title: "Channel types", dimension: "Channel", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "referrers"), title: "Referrers", dimension: "Referrer", columns: visitColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "search_engines"), title: "Search engines", dimension: "Search engine", columns: visitColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "social_networks"), title: "Social networks", dimension: "Social network", columns: visitColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "ai_assistants"), title: "AI assistants", dimension: "AI assistant", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "campaigns"), title: "Campaigns", dimension: "Campaign", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "countries"), title: "Countries", dimension: "Country", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "regions"), title: "Regions", dimension: "Region", columns: visitColumns, order: .mainMetric),
@@ -85,6 +89,7 @@ public struct ReportDefinition: Sendable {
         ReportDefinition(id: .init(rawValue: "browsers"), title: "Browsers", dimension: "Browser", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "os"), title: "Operating systems", dimension: "Operating system", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "devices"), title: "Device types", dimension: "Device", columns: visitColumns, order: .mainMetric),
+        ReportDefinition(id: .init(rawValue: "device_brands"), title: "Device brands", dimension: "Brand", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "resolutions"), title: "Screen resolutions", dimension: "Resolution", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "languages"), title: "Languages", dimension: "Language", columns: visitColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "events"), title: "Events", dimension: "Category / action", columns: [.events, .uniqueVisits, .eventValue], order: .mainMetric),
@@ -100,6 +105,8 @@ public struct ReportDefinition: Sendable {
         ReportDefinition(id: .init(rawValue: "product_names"), title: "Product names", dimension: "Product", columns: productColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "product_categories"), title: "Product categories", dimension: "Category", columns: productColumns, order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "contents"), title: "Contents", dimension: "Content name / piece", columns: [.impressions, .interactions, .interactionRate, .uniqueVisits], order: .mainMetric),
+        // Bots, under bots = "count_separately" (or bots=1): hits per bot name and category, not visits.
+        ReportDefinition(id: .init(rawValue: "bots"), title: "Bots", dimension: "Bot (category)", columns: [.botHits], order: .mainMetric),
         ReportDefinition(id: .init(rawValue: "hours"), title: "Visits per hour (site time)", dimension: "Hour", columns: visitColumns, order: .label),
         ReportDefinition(id: .init(rawValue: "evolution"), title: "Evolution", dimension: "Day", columns: [], order: .label),
     ]

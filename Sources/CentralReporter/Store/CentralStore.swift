@@ -233,7 +233,12 @@ public struct CentralStore: BatchStore {
                 """)
         }
         migrator.registerMigration("v8: custom dimensions") { db in
-            for declaration in Hit.columnDeclarations.dropFirst(Hit.v7LayoutCount) {
+            for declaration in Hit.columnDeclarations.prefix(Hit.v8LayoutCount).dropFirst(Hit.v7LayoutCount) {
+                try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
+            }
+        }
+        migrator.registerMigration("v9: device brand, bot name and category") { db in
+            for declaration in Hit.columnDeclarations.dropFirst(Hit.v8LayoutCount) {
                 try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
             }
         }

@@ -15,12 +15,14 @@ extension Hit {
         "e_c", "e_a", "e_n", "e_v", "search", "search_cat", "search_count", "link", "goal_id", "revenue",
         "c_n", "c_p", "c_t", "c_i", "ec_id", "ec_items", "ec_st", "ec_tx", "ec_sh", "ec_dt",
         "pk_sku", "pk_name", "pk_cat", "pk_price", "dims",
+        "brand", "bot_name", "bot_cat",
     ]
 
-    /// How many of `columns` the first typed layout had (store migration v4), and how many there were
-    /// after v7 (ecommerce and content); `dims` came with v8.
+    /// How many of `columns` the first typed layout had (store migration v4), how many there were after
+    /// v7 (ecommerce and content) and after v8 (`dims`); device brand and bot name and category came with v9.
     static let firstLayoutCount = 41
     static let v7LayoutCount = 55
+    static let v8LayoutCount = 56
 
     /// The SQL declaration of each column, in `columns` order.
     static let columnDeclarations: [String] = columns.map { name in
@@ -50,6 +52,7 @@ extension Hit {
             orderID.databaseValue, items.databaseValue, subtotal.databaseValue, tax.databaseValue, shipping.databaseValue,
             discount.databaseValue, productSKU.databaseValue, productName.databaseValue, productCategory.databaseValue,
             productPrice.databaseValue, dimensions.databaseValue,
+            deviceBrand.databaseValue, botName.databaseValue, botCategory.databaseValue,
         ]
     }
 
@@ -109,5 +112,8 @@ extension Hit {
         productCategory = row[53]
         productPrice = row[54]
         dimensions = row[55]
+        deviceBrand = row[56]
+        botName = row[57]
+        botCategory = row[58]
     }
 }

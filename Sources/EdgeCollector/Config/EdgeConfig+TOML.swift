@@ -1,3 +1,4 @@
+import DeviceDetection
 import TrackingInput
 import Foundation
 import TallyCore
@@ -23,6 +24,10 @@ extension EdgeConfig {
         let dataDirectory = try root.requiredString("data_dir")
         let logLevel = try root.choice("log_level", as: LogLevelName.self)?.rawValue ?? "info"
         let geoIPDatabase = try root.string("geoip_database").flatMap { $0.isEmpty ? nil : $0 }
+        let deviceDatabase = try root.string("device_database").flatMap { $0.isEmpty ? nil : $0 } ?? DeviceDatabase.installedDirectory
+        // An empty string turns the crawler list off (device-detector's bot file alone).
+        let crawlerPatterns = try root.string("crawler_patterns").map { $0.isEmpty ? nil : $0 } ?? CrawlerPatterns.installedPath
+        let referrerDatabase = try root.string("referrer_database").flatMap { $0.isEmpty ? nil : $0 } ?? ReferrerDatabase.installedPath
         let trustedProxies = try (root.stringArray("trusted_proxies") ?? []).map { text in
             guard let range = CIDRRange(text) else {
                 throw ConfigError.invalid(
@@ -146,11 +151,15 @@ extension EdgeConfig {
         }
         try root.rejectUnknownKeys()
 
-        return EdgeConfig(
+        var config = EdgeConfig(
             edgeID: edgeID, listenHost: host, listenPort: port, dataDirectory: dataDirectory,
             logLevel: logLevel, geoIPDatabase: geoIPDatabase, trustedProxies: trustedProxies,
             userIDKeyFile: userIDKeyFile, globalPolicy: globalPolicy, sites: sites, buffer: buffer,
             limits: limits, listener: listener, shipping: shipping)
+        config.deviceDatabase = deviceDatabase
+        config.crawlerPatterns = crawlerPatterns
+        config.referrerDatabase = referrerDatabase
+        return config
     }
 }
 

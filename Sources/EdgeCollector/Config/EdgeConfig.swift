@@ -1,5 +1,6 @@
-import TrackingInput
 import Crypto
+import DeviceDetection
+import TrackingInput
 import Foundation
 import TallyCore
 import TallyHTTP
@@ -23,6 +24,13 @@ public struct EdgeConfig: Sendable {
     /// Deadlines and the per-client connection cap of the HTTP listener (`[limits]`).
     public var listener = ListenerLimits()
     public var shipping: ShippingSettings?
+    /// Matomo's device-detector regex database: the directory with `bots.yml`, `oss.yml`, `client/`,
+    /// `device/` (`device_database`; the pinned PyPI package `scripts/install-deps.sh` installs).
+    public var deviceDatabase = DeviceDatabase.installedDirectory
+    /// The crawler-user-agents list (`crawler_patterns`); `nil` uses device-detector's bots alone.
+    public var crawlerPatterns: String? = CrawlerPatterns.installedPath
+    /// Snowplow's `referers.yml` (`referrer_database`; Debian's ruby-referer-parser installs it).
+    public var referrerDatabase = ReferrerDatabase.installedPath
 
     public var bufferPath: String { (dataDirectory as NSString).appendingPathComponent("buffer.sqlite") }
     public var saltStatePath: String { (dataDirectory as NSString).appendingPathComponent("salts.json") }

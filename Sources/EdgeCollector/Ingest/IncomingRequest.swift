@@ -1,5 +1,6 @@
-import TrackingInput
+import DeviceDetection
 import Foundation
+import TrackingInput
 
 /// Everything a tracking request brought that Tally must not keep: the full client address, the raw
 /// user agent, headers and cookies. It is request-scoped and deliberately has no `Codable` (or any
@@ -16,12 +17,12 @@ public struct IncomingRequest: Sendable {
     public var parameters: QueryParameters
     public var receivedAt: Date
     /// User-Agent Client Hints (`uadata`, else the `Sec-CH-UA*` headers).
-    public var clientHints: ClientHints?
+    public var clientHints: DetectionHints?
 
     public init(
         clientIP: IPAddress, userAgent: String, acceptLanguage: String? = nil,
         headers: [String: String] = [:], cookies: [String: String] = [:],
-        parameters: QueryParameters, receivedAt: Date, clientHints: ClientHints? = nil
+        parameters: QueryParameters, receivedAt: Date, clientHints: DetectionHints? = nil
     ) {
         self.clientIP = clientIP
         self.userAgent = userAgent

@@ -68,8 +68,7 @@ extension PrivacyPipeline {
         if BotDetector.isPrefetch(headers: s.request.headers) {
             return s.drop(.prefetch, "the browser prefetched the page")
         }
-        var summary = userAgents.summarize(s.request.userAgent)
-        if let hints = s.request.clientHints { summary = hints.refine(summary) }
+        let summary = userAgents.summarize(s.request.userAgent, hints: s.request.clientHints)
         s.userAgent = summary
         if summary.isBot {
             // `bots=1` is Matomo's "track this even though it looks like a bot": never dropped, and
@@ -196,8 +195,12 @@ extension PrivacyPipeline {
             s.campaign = result.campaign
             removed = result.removed
         }
-        if s.campaign.name == nil, let name = f.campaignName { s.campaign.name = scrubber.redact(name) }
-        if s.campaign.keyword == nil, let keyword = f.campaignKeyword { s.campaign.keyword = scrubber.redact(keyword) }
+        // `_rcn`/`_rck` (the campaign the JavaScript tracker remembered) take precedence over the page URL's
+        // campaign parameters, as in Matomo's `detectReferrerCampaign`.
+        if let name = f.campaignName {
+            s.campaign.name = scrubber.redact(name)
+            s.campaign.keyword = f.campaignKeyword.map(scrubber.redact)
+        }
         s.hit.title = f.title.map(scrubber.redact)
         s.hit.eventCategory = f.eventCategory.map(scrubber.redact)
         s.hit.eventAction = f.eventAction.map(scrubber.redact)
@@ -234,7 +237,7 @@ extension PrivacyPipeline {
         s.hit.referrerName = result.name
         s.hit.referrerURL = result.url
         if result.type == .campaign {
-            s.hit.campaignName = s.campaign.name
+            s.hit.campaignName = s.campaign.reportedName
             s.hit.campaignSource = s.campaign.source
             s.hit.campaignMedium = s.campaign.medium
             s.hit.campaignKeyword = s.campaign.keyword
@@ -264,12 +267,20 @@ extension PrivacyPipeline {
         s.hit.aggregateOnly = s.aggregateOnly
         s.hit.isBot = s.isBot
         guard !s.aggregateOnly else { return s.pass("aggregate-only record: no user-agent detail") }
-        let summary = s.userAgent ?? s.request.clientHints.map { $0.refine(userAgents.summarize(s.request.userAgent)) } ?? userAgents.summarize(s.request.userAgent)
+        let summary = s.userAgent ?? userAgents.summarize(s.request.userAgent, hints: s.request.clientHints)
         s.hit.browser = summary.browser
         s.hit.browserVersion = summary.browserVersion
         s.hit.os = summary.os
         s.hit.osVersion = summary.osVersion
         s.hit.device = s.isBot ? .bot : summary.device
+        s.hit.deviceBrand = summary.brand
+        if s.isBot {
+            // A bot's name and category feed the bots report; `bots=1` hits that look human have none.
+            s.hit.botName = summary.botName
+            s.hit.botCategory = summary.botCategory
+        }
+        if s.isBot, !summary.isBot { return s.pass("tracked as a bot because of bots=1") }
+        if s.isBot { return s.pass("bot: \(summary.botName ?? "unnamed")\(summary.botCategory.map { " (\($0))" } ?? "")") }
         let browser = [summary.browser, summary.browserVersion].compactMap { $0 }.joined(separator: " ")
         let os = [summary.os, summary.osVersion].compactMap { $0 }.joined(separator: " ")
         return s.pass("\(browser.isEmpty ? "unknown browser" : browser) on \(os.isEmpty ? "unknown OS" : os), \(s.hit.device!)")

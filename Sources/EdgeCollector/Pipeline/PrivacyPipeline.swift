@@ -61,14 +61,15 @@ public struct PrivacyPipeline: Sendable {
     let userIDs: UserIDHasher
     let userAgents: UserAgentParser
 
-    public init(config: EdgeConfig, geo: (any GeoLocator)?, visitors: VisitorHasher, userIDs: UserIDHasher, userAgents: UserAgentParser = UserAgentParser()) throws {
+    public init(config: EdgeConfig, geo: (any GeoLocator)?, visitors: VisitorHasher, userIDs: UserIDHasher, userAgents: UserAgentParser? = nil) throws {
         self.config = config
         self.geo = geo
         self.visitors = visitors
         self.userIDs = userIDs
-        self.userAgents = userAgents
+        self.userAgents = try userAgents ?? UserAgentParser(config: config)
+        let referrerDatabase = try DetectionDatabases.referrerDatabase(config.referrerDatabase)
         var sites: [Int: SiteRuntime] = [:]
-        for site in config.sites { sites[site.id] = try SiteRuntime(site: site) }
+        for site in config.sites { sites[site.id] = try SiteRuntime(site: site, referrerDatabase: referrerDatabase) }
         self.sites = sites
     }
 
@@ -162,10 +163,10 @@ extension PrivacyPipeline {
         let referrers: ReferrerClassifier
         let digest: PolicyDigest
 
-        init(site: SiteConfig) throws {
+        init(site: SiteConfig, referrerDatabase: ReferrerDatabase) throws {
             self.site = site
             scrubber = try URLScrubber(policy: site.policy)
-            referrers = ReferrerClassifier(mode: site.policy.referrer, scrubber: scrubber)
+            referrers = ReferrerClassifier(mode: site.policy.referrer, scrubber: scrubber, database: referrerDatabase)
             digest = site.policy.digest
         }
     }

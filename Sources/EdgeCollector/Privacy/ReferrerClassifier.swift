@@ -1,9 +1,10 @@
 import Foundation
 import TallyCore
 
-/// How a visitor arrived, after Matomo's referrer types: a campaign in the page URL wins; then an empty
-/// or same-site referrer is direct; then known search engines and social networks by host; anything
-/// else is a website named by its host.
+/// How a visitor arrived, after Matomo's referrer types: a campaign wins; then an empty or same-site
+/// referrer is direct; then the referrer database decides search engine, social network, e-mail or AI
+/// assistant; anything else is a website named by its host. `android-app://` referrers resolve to their
+/// app.
 public struct ReferrerClassifier: Sendable {
     public struct Result: Sendable, Equatable {
         public var type: ReferrerType
@@ -12,66 +13,59 @@ public struct ReferrerClassifier: Sendable {
         public var url: String?
     }
 
-    /// Host suffix → engine name. A suffix ending in "." matches any top-level domain (google.de, google.co.uk).
-    static let searchEngines: [(String, String)] = [
-        ("google.", "Google"), ("bing.com", "Bing"), ("duckduckgo.com", "DuckDuckGo"), ("yahoo.", "Yahoo!"),
-        ("yandex.", "Yandex"), ("baidu.com", "Baidu"), ("ecosia.org", "Ecosia"), ("qwant.com", "Qwant"),
-        ("startpage.com", "Startpage"), ("search.brave.com", "Brave Search"), ("naver.com", "Naver"),
-        ("seznam.cz", "Seznam"), ("ask.com", "Ask"), ("kagi.com", "Kagi"), ("sogou.com", "Sogou"),
-    ]
-
-    static let socialNetworks: [(String, String)] = [
-        ("facebook.com", "Facebook"), ("fb.me", "Facebook"), ("instagram.com", "Instagram"),
-        ("twitter.com", "Twitter"), ("t.co", "Twitter"), ("x.com", "X"), ("linkedin.com", "LinkedIn"),
-        ("lnkd.in", "LinkedIn"), ("reddit.com", "Reddit"), ("youtube.com", "YouTube"), ("youtu.be", "YouTube"),
-        ("pinterest.", "Pinterest"), ("tiktok.com", "TikTok"), ("mastodon.social", "Mastodon"),
-        ("bsky.app", "Bluesky"), ("threads.net", "Threads"), ("vk.com", "VKontakte"),
-        ("news.ycombinator.com", "Hacker News"), ("t.me", "Telegram"), ("whatsapp.com", "WhatsApp"),
-        ("xing.com", "XING"), ("tumblr.com", "Tumblr"),
-    ]
-
     let mode: PrivacyPolicy.ReferrerMode
     let scrubber: URLScrubber
+    let database: ReferrerDatabase
 
-    public init(mode: PrivacyPolicy.ReferrerMode, scrubber: URLScrubber) {
+    public init(mode: PrivacyPolicy.ReferrerMode, scrubber: URLScrubber, database: ReferrerDatabase) {
         self.mode = mode
         self.scrubber = scrubber
+        self.database = database
     }
 
     public func classify(referrer: String?, campaign: Campaign, site: SiteConfig, pageHost: String?) -> Result {
+        if let referrer, let app = Self.androidApp(referrer) {
+            let url = mode == .none ? nil : "android-app://" + app
+            if !campaign.isEmpty { return Result(type: .campaign, name: campaign.reportedName, url: url) }
+            guard let source = database.lookup(androidApp: app) else { return Result(type: .website, name: app, url: url) }
+            return Result(type: Self.type(of: source.medium), name: source.medium == .unknown ? app : source.name, url: url)
+        }
         let address = referrer.flatMap { $0.isEmpty ? nil : WebAddress($0) }
         let host = address?.host
         let reducedURL = address.flatMap(reduce)
 
         if !campaign.isEmpty {
-            return Result(type: .campaign, name: campaign.name ?? campaign.source, url: reducedURL)
+            return Result(type: .campaign, name: campaign.reportedName, url: reducedURL)
         }
-        guard let host, !host.isEmpty else { return Result(type: .direct, name: nil, url: nil) }
+        guard let address, let host, !host.isEmpty else { return Result(type: .direct, name: nil, url: nil) }
         if host == pageHost || (!site.domains.isEmpty && site.allows(host: host)) {
             return Result(type: .direct, name: nil, url: nil)
         }
-        if let name = Self.match(host: host, in: Self.searchEngines) {
-            return Result(type: .searchEngine, name: name, url: reducedURL)
+        let path = String(decoding: address.path, as: UTF8.self)
+        let siteName = host.hasPrefix("www.") ? String(host.dropFirst(4)) : host
+        guard let source = database.lookup(host: host, path: path), source.medium != .unknown else {
+            return Result(type: .website, name: siteName, url: reducedURL)
         }
-        if let name = Self.match(host: host, in: Self.socialNetworks) {
-            return Result(type: .social, name: name, url: reducedURL)
-        }
-        let name = host.hasPrefix("www.") ? String(host.dropFirst(4)) : host
-        return Result(type: .website, name: name, url: reducedURL)
+        return Result(type: Self.type(of: source.medium), name: source.name, url: reducedURL)
     }
 
-    static func match(host: String, in table: [(String, String)]) -> String? {
-        for (pattern, name) in table {
-            if pattern.hasSuffix(".") {
-                // "google." matches google.com, www.google.co.uk, not googleusercontent.com.
-                let label = pattern.dropLast()
-                let labels = host.split(separator: ".")
-                if labels.dropLast().contains(where: { $0 == label }) { return name }
-            } else if host == pattern || host.hasSuffix("." + pattern) {
-                return name
-            }
+    static func type(of medium: ReferrerDatabase.Medium) -> ReferrerType {
+        switch medium {
+        case .search: .searchEngine
+        case .social: .social
+        case .email: .email
+        case .aiAssistant: .aiAssistant
+        case .unknown: .website
         }
-        return nil
+    }
+
+    /// The app id of an `android-app://id/…` referrer (how Android reports a visit sent by an app).
+    static func androidApp(_ referrer: String) -> String? {
+        let scheme = "android-app://"
+        guard referrer.count > scheme.count, referrer.prefix(scheme.count).lowercased() == scheme else { return nil }
+        let app = referrer.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" && $0 != "#" }.lowercased()
+        guard !app.isEmpty, app.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }) else { return nil }
+        return app
     }
 
     /// The referrer URL as the policy's mode allows (user name, password and fragment are already gone).

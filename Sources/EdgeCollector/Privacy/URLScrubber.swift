@@ -11,6 +11,10 @@ public struct Campaign: Sendable, Equatable {
 
     public var isEmpty: Bool { name == nil && source == nil && medium == nil }
 
+    /// The name a campaign is reported under, as Matomo names it: the campaign name, else the source,
+    /// else the medium (Matomo's default `campaign_var_name` ends with `utm_source,utm_medium`).
+    public var reportedName: String? { name ?? source ?? medium }
+
     enum Field: Sendable { case name, source, medium, keyword, content }
 
     subscript(field: Field) -> String? {
@@ -45,16 +49,23 @@ public struct URLScrubber: Sendable {
     static let emailReplacement = "[email]"
     static let patternReplacement = "[redacted]"
 
-    /// Campaign parameter names (lower case) and the campaign field each fills.
-    static let campaignParameters: [String: Campaign.Field] = [
-        "utm_campaign": .name, "mtm_campaign": .name, "pk_campaign": .name, "matomo_campaign": .name,
-        "piwik_campaign": .name, "pk_cpn": .name, "mtm_cpn": .name,
-        "utm_source": .source, "mtm_source": .source, "pk_source": .source,
-        "utm_medium": .medium, "mtm_medium": .medium, "pk_medium": .medium,
-        "utm_term": .keyword, "mtm_keyword": .keyword, "mtm_kwd": .keyword, "pk_keyword": .keyword,
-        "pk_kwd": .keyword, "matomo_kwd": .keyword, "piwik_kwd": .keyword,
-        "utm_content": .content, "mtm_content": .content, "pk_content": .content,
-    ]
+    /// Campaign parameter names (lower case), the campaign field each fills, and its precedence when a
+    /// URL carries several for one field (lower wins) — Matomo's default `campaign_var_name` and
+    /// `campaign_keyword_var_name` order, then Tally's `mtm_cpn`; sources, media and contents by prefix.
+    static let campaignParameters: [String: (field: Campaign.Field, rank: Int)] = {
+        var table: [String: (field: Campaign.Field, rank: Int)] = [:]
+        let lists: [(Campaign.Field, [String])] = [
+            (.name, ["pk_cpn", "pk_campaign", "piwik_campaign", "mtm_campaign", "matomo_campaign", "utm_campaign", "mtm_cpn"]),
+            (.keyword, ["pk_kwd", "pk_keyword", "piwik_kwd", "mtm_kwd", "mtm_keyword", "matomo_kwd", "utm_term"]),
+            (.source, ["utm_source", "mtm_source", "pk_source", "matomo_source"]),
+            (.medium, ["utm_medium", "mtm_medium", "pk_medium", "matomo_medium"]),
+            (.content, ["utm_content", "mtm_content", "pk_content", "matomo_content"]),
+        ]
+        for (field, names) in lists {
+            for (rank, name) in names.enumerated() { table[name] = (field, rank) }
+        }
+        return table
+    }()
 
     /// - Throws: never for a policy that passed configuration checks (patterns are validated there).
     public init(policy: PrivacyPolicy) throws {
@@ -74,6 +85,7 @@ public struct URLScrubber: Sendable {
     func scrub(_ address: WebAddress) -> (url: String, campaign: Campaign, removed: Int) {
         let path = redacted(address.path, allowing: WebAddress.allowedInPath)
         var campaign = Campaign()
+        var ranks: [Campaign.Field: Int] = [:]
         var removed = 0
         var kept: [UInt8] = []
         if let query = address.query {
@@ -82,10 +94,14 @@ public struct URLScrubber: Sendable {
                 let rawName = item[..<(equals ?? item.endIndex)]
                 let rawValue = equals.map { item[($0 + 1)...] }
                 let name = (WebAddress.percentDecoded(rawName) ?? String(decoding: rawName, as: UTF8.self)).lowercased()
-                if let field = Self.campaignParameters[name] {
-                    if let rawValue, campaign[field] == nil {
+                if let (field, rank) = Self.campaignParameters[name] {
+                    if let rawValue, rank < ranks[field] ?? .max {
                         let value = redact(WebAddress.percentDecoded(rawValue) ?? String(decoding: rawValue, as: UTF8.self))
-                        if !value.isEmpty { campaign[field] = value.lowercased() }
+                            .trimmingCharacters(in: .whitespaces)
+                        if !value.isEmpty {
+                            campaign[field] = value.lowercased()
+                            ranks[field] = rank
+                        }
                     }
                     removed += 1
                     continue

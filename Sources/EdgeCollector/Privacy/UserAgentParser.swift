@@ -1,140 +1,79 @@
-import TrackingInput
+import DeviceDetection
 import Foundation
 import Synchronization
 import TallyCore
 
-/// What Tally keeps of a user agent: families and major versions, never the string itself.
+/// What Tally keeps of a user agent: Matomo's client and OS names with major versions, device type and
+/// brand, and for bots their name and category — never the string itself, nor the device model.
 public struct UserAgentSummary: Sendable, Equatable {
     public var browser: String?
     public var browserVersion: String?
     public var os: String?
     public var osVersion: String?
     public var device: DeviceType
+    public var brand: String?
     public var isBot: Bool
+    public var botName: String?
+    public var botCategory: String?
 }
 
-/// Reduces a user-agent string to browser and OS families with major versions and a device type.
-///
-/// Rules are ordered tokens, most specific first, because browsers imitate each other: Edge says
-/// "Chrome" and "Safari", Chrome says "Safari", Opera says "Chrome". Results are cached (user agents
-/// repeat heavily); the cache is bounded and cleared when full.
+/// Reduces a user agent (and its client hints) to a `UserAgentSummary` with Matomo's device-detector
+/// database and the crawler list. Results are cached per user agent and hints (user agents repeat
+/// heavily); the cache is bounded and cleared when full.
 public final class UserAgentParser: Sendable {
+    private let classifier: UserAgentClassifier
     private let cache = Mutex<[String: UserAgentSummary]>([:])
     private let cacheLimit: Int
 
-    public init(cacheLimit: Int = 10_000) { self.cacheLimit = cacheLimit }
+    public init(classifier: UserAgentClassifier, cacheLimit: Int = 20_000) {
+        self.classifier = classifier
+        self.cacheLimit = cacheLimit
+    }
 
-    public func summarize(_ userAgent: String) -> UserAgentSummary {
-        if let cached = cache.withLock({ $0[userAgent] }) { return cached }
-        let summary = Self.parse(userAgent)
+    /// The parser for an edge configuration's databases (loaded once per process and path).
+    public convenience init(config: EdgeConfig) throws {
+        self.init(classifier: try DetectionDatabases.classifier(devices: config.deviceDatabase, crawlers: config.crawlerPatterns))
+    }
+
+    public func summarize(_ userAgent: String, hints: DetectionHints? = nil) -> UserAgentSummary {
+        let key = hints.map { userAgent + "\u{0}" + Self.key($0) } ?? userAgent
+        if let cached = cache.withLock({ $0[key] }) { return cached }
+        let summary = Self.summary(of: classifier.classify(userAgent: userAgent, hints: hints))
         cache.withLock { cache in
             if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[userAgent] = summary
+            cache[key] = summary
         }
         return summary
     }
 
-    /// (token that identifies the browser, family name), checked in order.
-    private static let browserRules: [(String, String)] = [
-        ("edga/", "Edge"), ("edgios/", "Edge"), ("edg/", "Edge"), ("edge/", "Edge"),
-        ("opr/", "Opera"), ("opt/", "Opera"), ("opera/", "Opera"),
-        ("samsungbrowser/", "Samsung Internet"), ("yabrowser/", "Yandex Browser"),
-        ("ucbrowser/", "UC Browser"), ("vivaldi/", "Vivaldi"), ("brave/", "Brave"),
-        ("duckduckgo/", "DuckDuckGo"), ("fxios/", "Firefox"), ("firefox/", "Firefox"),
-        ("crios/", "Chrome"), ("chromium/", "Chromium"), ("chrome/", "Chrome"),
-        ("msie ", "Internet Explorer"), ("trident/", "Internet Explorer"),
-        ("version/", "Safari"),
-    ]
-
-    static func parse(_ userAgent: String) -> UserAgentSummary {
-        let ua = userAgent.lowercased()
-        let isBot = BotDetector.isBot(lowercasedUserAgent: ua)
-
-        var browser: String?
-        var browserVersion: String?
-        for (token, family) in browserRules {
-            guard let range = ua.range(of: token) else { continue }
-            if token == "version/", !ua.contains("safari/") { continue }
-            browser = family
-            browserVersion = leadingNumber(ua[range.upperBound...])
-            if token == "trident/", let v = browserVersion, let n = Int(v) { browserVersion = String(n + 4) }
-            break
+    static func summary(of detection: DeviceDetection) -> UserAgentSummary {
+        if let bot = detection.bot {
+            return UserAgentSummary(device: .bot, isBot: true, botName: bot.name, botCategory: bot.category)
         }
-
-        var os: String?
-        var osVersion: String?
-        if let range = ua.range(of: "windows nt ") {
-            os = "Windows"
-            let nt = ua[range.upperBound...].prefix { $0.isNumber || $0 == "." }
-            osVersion = ["10.0": "10", "6.3": "8.1", "6.2": "8", "6.1": "7", "6.0": "Vista", "5.1": "XP"][String(nt)]
-        } else if ua.contains("windows phone") {
-            os = "Windows Phone"
-        } else if let range = ua.range(of: "iphone os ") ?? ua.range(of: "cpu os ") {
-            os = "iOS"
-            osVersion = leadingNumber(ua[range.upperBound...])
-        } else if ua.contains("iphone") || ua.contains("ipad") || ua.contains("ipod") {
-            os = "iOS"
-        } else if let range = ua.range(of: "android ") {
-            os = "Android"
-            osVersion = leadingNumber(ua[range.upperBound...])
-        } else if ua.contains("android") {
-            os = "Android"
-        } else if ua.contains("cros ") {
-            os = "Chrome OS"
-        } else if let range = ua.range(of: "mac os x ") {
-            os = "macOS"
-            osVersion = leadingNumber(ua[range.upperBound...])
-        } else if ua.contains("macintosh") {
-            os = "macOS"
-        } else if ua.contains("linux") || ua.contains("x11") {
-            os = "Linux"
-        }
-
-        let device: DeviceType
-        if isBot {
-            device = .bot
-        } else if ua.contains("ipad") || ua.contains("tablet") || (ua.contains("android") && !ua.contains("mobile")) {
-            device = .tablet
-        } else if ua.contains("mobi") || ua.contains("iphone") || ua.contains("ipod") || ua.contains("windows phone") {
-            device = .mobile
-        } else if os != nil {
-            device = .desktop
-        } else {
-            device = .other
-        }
+        let os = detection.osName
         return UserAgentSummary(
-            browser: browser, browserVersion: browserVersion, os: os, osVersion: osVersion,
-            device: device, isBot: isBot)
+            browser: detection.clientName, browserVersion: major(detection.clientVersion),
+            os: os, osVersion: os == "Windows" ? detection.osVersion.flatMap { $0.isEmpty ? nil : $0 } : major(detection.osVersion),
+            device: detection.device.map { DeviceType(rawValue: $0.rawValue) } ?? .other,
+            brand: detection.brand, isBot: false)
     }
 
-    /// The digits at the start of `text` ("17_1" → "17", "120.0.1" → "120").
-    private static func leadingNumber(_ text: Substring) -> String? {
-        let digits = text.prefix { $0.isASCII && $0.isNumber }
-        return digits.isEmpty ? nil : String(digits)
+    /// "120.0.6099" → "120"; Windows keeps its names ("8.1", "XP", "Vista", "11").
+    static func major(_ version: String?) -> String? {
+        guard let version, let first = version.split(separator: ".").first, !first.isEmpty else { return nil }
+        return String(first)
+    }
+
+    private static func key(_ hints: DetectionHints) -> String {
+        let brands = hints.brands.map { "\($0.name);\($0.version)" }.joined(separator: ",")
+        return [brands, hints.fullVersion, hints.platform, hints.platformVersion, hints.mobile ? "1" : "0", hints.model, hints.app,
+                hints.formFactors.joined(separator: ",")].joined(separator: "\u{1}")
     }
 }
 
-/// Recognises crawlers, headless browsers, monitoring services and HTTP libraries by user agent, and
-/// browser prefetches by header.
+/// Browser prefetches by header: speculative loads the browser made on its own, not visits.
 public enum BotDetector {
-    /// Lower-case substrings; any match marks a bot. Broad tokens ("bot", "crawl", "spider") catch the long
-    /// tail of crawlers; the rest are clients that never say so.
-    static let userAgentTokens = [
-        "bot", "crawl", "spider", "slurp", "archiver", "facebookexternalhit", "embedly", "preview",
-        "headlesschrome", "phantomjs", "puppeteer", "playwright", "selenium", "webdriver", "lighthouse",
-        "pingdom", "uptimerobot", "statuscake", "site24x7", "newrelic", "datadog", "monitor", "nagios",
-        "zabbix", "checkly", "curl/", "wget/", "python-requests", "python-urllib", "python-httpx", "aiohttp",
-        "httpx", "go-http-client", "okhttp", "java/", "apache-httpclient", "libwww-perl", "node-fetch",
-        "axios/", "undici", "guzzlehttp", "ruby", "scrapy", "httpie", "postman", "insomnia", "powershell",
-    ]
-
-    static func isBot(lowercasedUserAgent ua: String) -> Bool {
-        // No user agent is not a bot by itself: server-side trackers in cron jobs, log imports in Common
-        // Log Format and SDKs send none.
-        return userAgentTokens.contains { ua.contains($0) }
-    }
-
-    /// Speculative loads the browser made on its own, not visits (`Purpose`, `Sec-Purpose`, Firefox's `X-Moz`).
+    /// `Purpose`, `Sec-Purpose`, Firefox's `X-Moz`.
     public static func isPrefetch(headers: [String: String]) -> Bool {
         for name in ["purpose", "sec-purpose", "x-purpose", "x-moz"] {
             if let value = headers[name]?.lowercased(), value.contains("prefetch") || value.contains("preview") || value.contains("prerender") {
@@ -142,5 +81,43 @@ public enum BotDetector {
             }
         }
         return false
+    }
+}
+
+/// The detection databases, loaded once per process and path (every pipeline of a process shares them).
+public enum DetectionDatabases {
+    private static let devices = Mutex<[String: DeviceDetector]>([:])
+    private static let crawlerLists = Mutex<[String: CrawlerPatterns]>([:])
+    private static let referrers = Mutex<[String: ReferrerDatabase]>([:])
+
+    public static func classifier(devices path: String, crawlers crawlerPath: String?) throws -> UserAgentClassifier {
+        UserAgentClassifier(detector: try detector(path), crawlers: try crawlerPath.map(crawlerPatterns))
+    }
+
+    public static func detector(_ path: String) throws -> DeviceDetector {
+        try devices.withLock { loaded in
+            if let detector = loaded[path] { return detector }
+            let detector = DeviceDetector(database: try DeviceDatabase(directory: path))
+            loaded[path] = detector
+            return detector
+        }
+    }
+
+    public static func crawlerPatterns(_ path: String) throws -> CrawlerPatterns {
+        try crawlerLists.withLock { loaded in
+            if let list = loaded[path] { return list }
+            let list = try CrawlerPatterns(path: path)
+            loaded[path] = list
+            return list
+        }
+    }
+
+    public static func referrerDatabase(_ path: String) throws -> ReferrerDatabase {
+        try referrers.withLock { loaded in
+            if let database = loaded[path] { return database }
+            let database = try ReferrerDatabase(path: path)
+            loaded[path] = database
+            return database
+        }
     }
 }

@@ -1,0 +1,74 @@
+import Foundation
+
+/// The `crawler-user-agents` pattern list (PyPI): crawlers, monitors, scanners and HTTP libraries that
+/// device-detector's bot file does not know. Patterns are matched as the list intends them: case-sensitive,
+/// anywhere in the user agent.
+public struct CrawlerPatterns: Sendable {
+    struct Entry { let pattern: UserAgentPattern }
+
+    let entries: OrderedPatterns<Entry>
+    let literals: LiteralIndex
+    /// Patterns ICU could not compile (file, index, pattern, reason); they are skipped.
+    public let invalid: [String]
+
+    /// Where `scripts/install-deps.sh` installs the pinned package; the default of `crawler_patterns`.
+    public static let installedPath = "/usr/local/share/tally/pypi/crawleruseragents/crawler-user-agents.json"
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DeviceDatabaseError("crawler pattern list \(path) is missing or unreadable; install it with scripts/install-deps.sh or set crawler_patterns in edge.toml")
+        }
+        guard let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            throw DeviceDatabaseError("crawler pattern list \(path): not a JSON list of {\"pattern\": …} entries; reinstall it")
+        }
+        var entries: [Entry] = []
+        var invalid: [String] = []
+        let registry = LiteralRegistry()
+        for (index, item) in list.enumerated() {
+            guard let source = item["pattern"] as? String, !source.isEmpty else { continue }
+            let pattern = UserAgentPattern(source, boundary: .none, caseSensitive: true, registry: registry)
+            if let error = pattern.compile() {
+                invalid.append("\(path): entry \(index): pattern \(source) does not compile (\(error)); it is skipped")
+                continue
+            }
+            entries.append(Entry(pattern: pattern))
+        }
+        self.entries = OrderedPatterns(entries, pattern: \.pattern)
+        self.invalid = invalid
+        literals = registry.index()
+    }
+
+    /// The first listed pattern the user agent matches, as matched text (the crawler's name as it appears).
+    func match(_ userAgent: String) -> String? {
+        let ua = UserAgentText(userAgent, index: literals)
+        guard let (entry, match) = entries.first(in: ua) else { return nil }
+        let name = (match.groups.first ?? nil)?.trimmingCharacters(in: CharacterSet.alphanumerics.inverted) ?? ""
+        return name.isEmpty ? entry.pattern.source : name
+    }
+}
+
+/// device-detector first; the crawler list for what it misses, but never for a user agent device-detector
+/// attributes to a real device (a brand it recognises), so a phone whose model name contains "bot" or
+/// "spider" stays a phone.
+public struct UserAgentClassifier: Sendable {
+    public let detector: DeviceDetector
+    public let crawlers: CrawlerPatterns?
+
+    public init(detector: DeviceDetector, crawlers: CrawlerPatterns?) {
+        self.detector = detector
+        self.crawlers = crawlers
+    }
+
+    public static let crawlerCategory = "Crawler"
+
+    public func classify(userAgent: String, hints: DetectionHints? = nil) -> DeviceDetection {
+        var detection = detector.detect(userAgent: userAgent, hints: hints)
+        guard detection.bot == nil, detection.brand == nil, let crawlers else { return detection }
+        if let name = crawlers.match(DeviceDetector.prepared(userAgent)) {
+            var bot = DeviceDetection()
+            bot.bot = DeviceDetection.Bot(name: name, category: Self.crawlerCategory)
+            detection = bot
+        }
+        return detection
+    }
+}

@@ -1,0 +1,115 @@
+/// Every required literal of a database's patterns (`RequiredLiterals`), numbered, in a trie: one walk over
+/// a user agent finds which of them it contains, and each pattern's filter then costs a few bit tests
+/// instead of substring searches.
+struct LiteralIndex: Sendable {
+    /// Trie transitions, keyed by `node << 8 | byte`.
+    private let transitions: [Int: Int32]
+    /// The literal a node completes, or -1.
+    private let terminal: [Int32]
+    let count: Int
+
+    /// Which literals `lowered` (ASCII, lower-cased) contains, as a bit set.
+    func present(in lowered: [UInt8]) -> [UInt64] {
+        var bits = [UInt64](repeating: 0, count: (count + 63) / 64)
+        lowered.withUnsafeBufferPointer { text in
+            for start in text.indices {
+                var node = 0
+                var position = start
+                while position < text.count, let next = transitions[node << 8 | Int(text[position])] {
+                    node = Int(next)
+                    let literal = terminal[node]
+                    if literal >= 0 { bits[Int(literal) >> 6] |= 1 << UInt64(literal & 63) }
+                    position += 1
+                }
+            }
+        }
+        return bits
+    }
+
+    fileprivate init(literals: [[UInt8]]) {
+        var transitions: [Int: Int32] = [:]
+        var terminal: [Int32] = [-1]
+        for (id, literal) in literals.enumerated() {
+            var node = 0
+            for byte in literal {
+                let key = node << 8 | Int(byte)
+                if let next = transitions[key] {
+                    node = Int(next)
+                } else {
+                    terminal.append(-1)
+                    transitions[key] = Int32(terminal.count - 1)
+                    node = terminal.count - 1
+                }
+            }
+            terminal[node] = Int32(id)
+        }
+        self.transitions = transitions
+        self.terminal = terminal
+        self.count = literals.count
+    }
+}
+
+/// Numbers literals while a database is read; `index()` then builds the trie.
+final class LiteralRegistry {
+    private var ids: [[UInt8]: Int32] = [:]
+    private var literals: [[UInt8]] = []
+
+    func id(_ literal: [UInt8]) -> Int32 {
+        if let id = ids[literal] { return id }
+        let id = Int32(literals.count)
+        ids[literal] = id
+        literals.append(literal)
+        return id
+    }
+
+    func index() -> LiteralIndex { LiteralIndex(literals: literals) }
+
+    /// A pattern's condition as literal numbers, flattened: for each alternative its clause count, then
+    /// for each clause its literal count and the literals.
+    func condition(of pattern: String) -> [Int32]? {
+        guard let alternatives = RequiredLiterals.of(pattern) else { return nil }
+        var flat: [Int32] = [Int32(alternatives.count)]
+        for clauses in alternatives {
+            flat.append(Int32(clauses.count))
+            for clause in clauses {
+                flat.append(Int32(clause.count))
+                for literal in clause { flat.append(id(literal)) }
+            }
+        }
+        return flat
+    }
+}
+
+extension LiteralIndex {
+    /// Whether a flattened condition holds for a user agent's literal bits.
+    static func holds(_ condition: [Int32], _ bits: [UInt64]) -> Bool {
+        condition.withUnsafeBufferPointer { c in
+            bits.withUnsafeBufferPointer { b in
+                var position = 1
+                for _ in 0..<Int(c[0]) {
+                    let clauseCount = Int(c[position])
+                    position += 1
+                    var allHold = true
+                    for _ in 0..<clauseCount {
+                        let literalCount = Int(c[position])
+                        position += 1
+                        if allHold {
+                            var any = false
+                            for offset in 0..<literalCount {
+                                let id = Int(c[position + offset])
+                                if b[id >> 6] & (1 << UInt64(id & 63)) != 0 {
+                                    any = true
+                                    break
+                                }
+                            }
+                            allHold = any
+                        }
+                        position += literalCount
+                    }
+                    if allHold { return true }
+                }
+                return false
+            }
+        }
+    }
+}
