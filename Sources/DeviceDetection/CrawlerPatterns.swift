@@ -11,6 +11,9 @@ public struct CrawlerPatterns: Sendable {
     /// Patterns ICU could not compile (file, index, pattern, reason); they are skipped.
     public let invalid: [String]
 
+    /// How many patterns are in use.
+    public var count: Int { entries.entries.count }
+
     /// Where `scripts/install-deps.sh` installs the pinned package; the default of `crawler_patterns`.
     public static let installedPath = "/usr/local/share/tally/pypi/crawleruseragents/crawler-user-agents.json"
 

@@ -4,7 +4,7 @@ import EdgeCollector
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate the configuration; print each site's effective policy and data inventory.")
+        abstract: "Validate the configuration; print each site's effective policy and data inventory, and check the detection databases.")
 
     @OptionGroup var options: ConfigOptions
 
@@ -16,6 +16,13 @@ struct CheckConfig: AsyncParsableCommand {
         } catch {
             fail(error)
         }
+        let detection: String
+        do {
+            detection = try config.detectionReport()
+        } catch {
+            fail(error)
+        }
         print(config.policyReport(), terminator: "")
+        print(detection, terminator: "")
     }
 }

@@ -58,6 +58,12 @@ enum SharedDetector {
     }
 
     static func detector() throws -> DeviceDetector { try loaded.get() }
+
+    static let loadedUnfiltered: Result<DeviceDetector, any Error> = Result {
+        DeviceDetector(database: try DeviceDatabase(directory: DeviceDatabase.installedDirectory, literalFilters: false))
+    }
+
+    static func unfiltered() throws -> DeviceDetector { try loadedUnfiltered.get() }
 }
 
 struct Fixture {

@@ -310,6 +310,33 @@ struct RobustnessTests {
         }
     }
 
+    @Test("A missing detection database, or one whose YAML does not parse, stops the edge with one line naming the file (and line)")
+    func brokenDetectionDatabase() throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let original = try String(contentsOfFile: sandbox.edgeConfig, encoding: .utf8)
+        let missing = sandbox.path + "/no-such-database"
+        try ("device_database = \"\(missing)\"\n" + original).write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
+        for command in ["check-config", "run"] {
+            let result = try EdgeProcess.command([command, "-c", sandbox.edgeConfig])
+            #expect(result.status == 1, "\(result.output)")
+            #expect(result.output == "tally-edge: device database directory \(missing) does not exist; install it with scripts/install-deps.sh or set device_database in edge.toml to a copy of device-detector's regexes\n")
+        }
+        // A copy of the database whose oss.yml breaks on line 3.
+        let copy = sandbox.path + "/device-database"
+        try FileManager.default.copyItem(atPath: "/usr/local/share/tally/pypi/device_detector/regexes/upstream", toPath: copy)
+        let oss = try String(contentsOfFile: copy + "/oss.yml", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        try (oss.prefix(2) + ["- regex: 'unterminated", "  name: [broken"] + oss.dropFirst(2)).joined(separator: "\n")
+            .write(toFile: copy + "/oss.yml", atomically: true, encoding: .utf8)
+        try ("device_database = \"\(copy)\"\n" + original).write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
+        for command in ["check-config", "run"] {
+            let result = try EdgeProcess.command([command, "-c", sandbox.edgeConfig])
+            #expect(result.status == 1, "\(result.output)")
+            #expect(result.output.hasPrefix("tally-edge: device database: \(copy)/oss.yml:"), "\(result.output)")
+            #expect(result.output.contains("YAML does not parse") && result.output.split(separator: "\n").count == 1, "\(result.output)")
+        }
+    }
+
     /// A raw TCP connection to loopback, for clients that misbehave below HTTP.
     final class RawConnection {
         let fd: Int32

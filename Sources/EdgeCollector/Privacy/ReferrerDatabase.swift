@@ -23,6 +23,9 @@ public struct ReferrerDatabase: Sendable {
     /// Bing Images, then "/": Bing), as the package's own reader indexes them.
     let byDomain: [String: [(path: String, source: Source)]]
 
+    /// How many domains the database knows (Tally's additions included).
+    public var domainCount: Int { byDomain.count }
+
     /// Where Debian's `ruby-referer-parser` puts the file; the default of `referrer_database`.
     public static let installedPath = "/usr/share/rubygems-integration/all/gems/referer-parser-0.3.0/data/referers.json"
 

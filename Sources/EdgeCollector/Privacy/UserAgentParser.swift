@@ -121,3 +121,25 @@ public enum DetectionDatabases {
         }
     }
 }
+
+extension EdgeConfig {
+    /// Loads the detection databases as `run` does (a missing or unreadable file, or YAML that does not
+    /// parse, throws one line naming it) and describes them for `check-config`: what was loaded, and a
+    /// warning per pattern ICU cannot compile (those patterns are skipped; the rest work).
+    public func detectionReport() throws -> String {
+        let detector = try DetectionDatabases.detector(deviceDatabase)
+        var lines = ["device database: \(deviceDatabase) (\(detector.database.patternCount) patterns)"]
+        var warnings = detector.database.invalidPatterns()
+        if let crawlerPatterns {
+            let list = try DetectionDatabases.crawlerPatterns(crawlerPatterns)
+            lines.append("crawler patterns: \(crawlerPatterns) (\(list.count) patterns)")
+            warnings += list.invalid
+        } else {
+            lines.append("crawler patterns: off (crawler_patterns = \"\")")
+        }
+        let referrers = try DetectionDatabases.referrerDatabase(referrerDatabase)
+        lines.append("referrer database: \(referrerDatabase) (\(referrers.domainCount) domains)")
+        lines += warnings.map { "warning: \($0)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
