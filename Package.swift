@@ -168,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeviceDetectionTests",
-            dependencies: ["DeviceDetection", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DeviceDetection", "TallyCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceDetection
 import EdgeCollector
 import Foundation
+import TallyCore
 import Yams
 
 /// The user-agent detection on its own: how long the databases take to load, and what one user agent

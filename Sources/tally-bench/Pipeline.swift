@@ -12,6 +12,8 @@ struct Pipeline: AsyncParsableCommand {
 
     @Option(name: [.short, .customLong("config")], help: "An edge configuration (its data directory holds the salts).") var config: String
     @Option(help: "Requests to time.") var requests = 200_000
+    @Option(help: "User agents, one per line, most frequent first (`tally-bench detect --write`), drawn Zipf-weighted instead of the built-in nine.")
+    var userAgents: String?
 
     func run() async throws {
         let config = try EdgeConfig.load(path: config)
@@ -22,10 +24,19 @@ struct Pipeline: AsyncParsableCommand {
             userIDs: try UserIDHasher.load(path: config.userIDKeyFile))
         let resolver = ClientAddressResolver(trustedProxies: config.trustedProxies)
         let limits = config.limits
-        var mix = MatomoMix(seed: 42)
-        let samples = (0..<4_096).map { _ in mix.next() }
+        let agents = try userAgents.map { try String(contentsOfFile: $0, encoding: .utf8).split(separator: "\n").map(String.init) }
+        var mix = MatomoMix(seed: 42, userAgents: agents)
+        let samples = (0..<max(4_096, 4 * (agents?.count ?? 0))).map { _ in mix.next() }
         let proxy = IPAddress("127.0.0.1")!
         let now = Date()
+        // Steady state: every user agent of the mix has been seen once (its detection cached), as on an
+        // edge that has been running; `tally-bench detect` measures the first sight.
+        for sample in samples {
+            _ = try pipeline.process(IncomingRequest(
+                clientIP: resolver.resolve(peer: proxy, forwardedFor: sample.forwardedFor, forwarded: nil),
+                userAgent: sample.userAgent, acceptLanguage: sample.language,
+                parameters: try QueryParameters.parse(sample.query, limits: limits), receivedAt: now))
+        }
 
         var parseTime = Duration.zero, pipelineTime = Duration.zero, encodeTime = Duration.zero
         var stored = 0
@@ -90,8 +101,30 @@ struct MatomoMix {
     static let resolutions = ["1920x1080", "1366x768", "2560x1440", "390x844", "360x800"]
 
     var random: SeededGenerator
+    /// A file's user agents and their cumulative Zipf weights (1/rank), or `nil` for the built-in list.
+    let agents: [String]?
+    let cumulative: [Double]
 
-    init(seed: UInt64) { random = SeededGenerator(seed: seed) }
+    init(seed: UInt64, userAgents: [String]? = nil) {
+        random = SeededGenerator(seed: seed)
+        agents = userAgents.flatMap { $0.isEmpty ? nil : $0 }
+        var total = 0.0
+        cumulative = (agents ?? []).indices.map { rank in
+            total += 1 / Double(rank + 1)
+            return total
+        }
+    }
+
+    mutating func userAgent() -> String {
+        guard let agents, let last = cumulative.last else { return Self.userAgents.randomElement(using: &random)! }
+        let x = Double.random(in: 0..<last, using: &random)
+        var low = 0, high = cumulative.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulative[middle] < x { low = middle + 1 } else { high = middle }
+        }
+        return agents[low]
+    }
 
     mutating func next() -> Sample {
         let section = SyntheticHits.sections.randomElement(using: &random)!
@@ -109,7 +142,7 @@ struct MatomoMix {
             : "\(Int.random(in: 11...223, using: &random)).\(Int.random(in: 0...255, using: &random)).\(Int.random(in: 0...255, using: &random)).\(Int.random(in: 1...254, using: &random))"
         return Sample(
             query: Array(query.utf8), forwardedFor: address,
-            userAgent: Self.userAgents.randomElement(using: &random)!, language: Self.languages.randomElement(using: &random)!)
+            userAgent: userAgent(), language: Self.languages.randomElement(using: &random)!)
     }
 
     /// Percent-encodes everything but unreserved characters, as `matomo-mix.lua` does.

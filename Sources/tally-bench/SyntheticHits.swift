@@ -1,19 +1,6 @@
 import Foundation
 import TallyCore
 
-/// A deterministic generator (SplitMix64), so every run of a benchmark works on the same data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Realistic anonymised records as an edge ships them: visitors with one to three visits a day, each visit
 /// a run of pageviews with events, searches, outlinks, downloads, goals and pings, arriving from a mix of
 /// referrers, campaigns, countries, browsers and devices. Days are UTC days.

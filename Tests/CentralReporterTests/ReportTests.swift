@@ -186,6 +186,38 @@ struct ReportTests {
         #expect(ReportDefinition.named("dimension0") == nil && ReportDefinition.named("dimension1000") == nil && ReportDefinition.named("dimension01") == nil)
     }
 
+    @Test("Channels from the referrer database (search engines, social networks, AI assistants, webmail), device brands, and bots by name and category")
+    func detectionReports() async throws {
+        let h = ReportFixture.hit
+        let (a, b, c2, d) = (ReportFixture.visitorA, ReportFixture.visitorB, ReportFixture.visitorC, ReportFixture.visitorD)
+        let day = "2026-10-29"
+        func bot(_ time: String, _ name: String, _ category: String?) -> Hit {
+            h(nil, "\(day)T\(time)+01:00", .pageview, "/", nil, (.direct, nil)) {
+                $0.isBot = true; $0.device = .bot; $0.botName = name; $0.botCategory = category
+            }
+        }
+        let hits = [
+            h(a, "\(day)T10:00:00+01:00", .pageview, "/", "Home", (.aiAssistant, "ChatGPT")) { $0.device = .smartphone; $0.deviceBrand = "Apple" },
+            h(b, "\(day)T10:00:00+01:00", .pageview, "/", "Home", (.aiAssistant, "Perplexity")) { $0.device = .desktop },
+            h(c2, "\(day)T10:00:00+01:00", .pageview, "/", "Home", (.social, "GitHub")) { $0.device = .tablet; $0.deviceBrand = "Samsung" },
+            h(d, "\(day)T10:00:00+01:00", .pageview, "/", "Home", (.email, "Gmail")) { $0.device = .smartphone; $0.deviceBrand = "Apple" },
+            h("eeeeeeeeeeeeeeee", "\(day)T10:00:00+01:00", .pageview, "/", "Home", (.searchEngine, "DuckDuckGo")) { $0.device = .desktop },
+            bot("11:00:00", "Googlebot", "Search bot"), bot("11:01:00", "Googlebot", "Search bot"), bot("11:02:00", "GPTBot", "AI Crawler"),
+            bot("11:03:00", "curl", "Crawler"),
+        ]
+        let components = try await ReportFixture.load(in: directory, batches: [hits])
+        let types = try await values(table(components, "referrer_types", "day", day)).mapValues { $0["visits"]! }
+        #expect(types == ["ai_assistant": 2, "social": 1, "email": 1, "search_engine": 1])
+        #expect(try await values(table(components, "ai_assistants", "day", day)).mapValues { $0["visits"]! } == ["ChatGPT": 1, "Perplexity": 1])
+        #expect(try await values(table(components, "social_networks", "day", day)).mapValues { $0["visits"]! } == ["GitHub": 1])
+        #expect(try await values(table(components, "search_engines", "day", day)).mapValues { $0["visits"]! } == ["DuckDuckGo": 1])
+        #expect(try await values(table(components, "device_brands", "day", day)).mapValues { $0["visits"]! } == ["Apple": 2, "Samsung": 1, "(unknown)": 2])
+        #expect(try await values(table(components, "bots", "day", day)).mapValues { $0["hits"]! }
+            == ["Googlebot (Search bot)": 2, "GPTBot (AI Crawler)": 1, "curl (Crawler)": 1])
+        let summary = try await summary(components, "day", day)
+        #expect(summary["visits"] == 5 && summary["bot_hits"] == 4, "bots stay out of the human counts")
+    }
+
     @Test("A row limit folds the rest into an explicit Others row")
     func others() async throws {
         let c = try await ReportFixture.load(in: directory)

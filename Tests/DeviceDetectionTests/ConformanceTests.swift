@@ -1,5 +1,6 @@
 import DeviceDetection
 import Foundation
+import TallyCore
 import Testing
 import Yams
 
@@ -80,9 +81,9 @@ struct FixtureSample {
     var cases: [Fixture]
     var fileCount: Int
 
-    /// Fixtures per file, and more of the bot file (bot recall is measured on it).
-    static let perFile = 40
-    static let botFixtures = 300
+    /// Fixtures per file, and more of the bot file (bot recall is measured on it): 2,350 in all.
+    static let perFile = 30
+    static let botFixtures = 250
 
     static func load() -> FixtureSample? {
         let directory = DeviceDatabase.installedFixturesDirectory
@@ -107,18 +108,5 @@ struct FixtureSample {
             }
         }
         return FixtureSample(cases: cases, fileCount: files.count)
-    }
-}
-
-/// SplitMix64: the same sample on every machine and run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

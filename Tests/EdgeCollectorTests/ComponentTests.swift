@@ -101,6 +101,7 @@ struct ComponentTests {
         ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", nil, nil, nil, nil, .bot, nil),
         // Phones whose model names contain "bot" or "spider" are phones (the old substring rules dropped them).
         ("Mozilla/5.0 (Linux; Android 9; CUBOT KING KONG 3) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Mobile Safari/537.36", "Chrome Mobile", "83", "Android", "9", .smartphone, "CUBOT"),
+        ("Mozilla/5.0 (Linux; Android 13; Spider 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Chrome", "124", "Android", "13", .tablet, "OSCAL"),
         ("Mozilla/5.0 (Linux; Android 6.0; HTC Ruby Build/MRA58K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.80 Mobile Safari/537.36", "Chrome Mobile", "70", "Android", "6", .smartphone, "HTC"),
     ] as [(String, String?, String?, String?, String?, DeviceType, String?)])
     func userAgents(_ ua: String, _ browser: String?, _ version: String?, _ os: String?, _ osVersion: String?, _ device: DeviceType, _ brand: String?) throws {

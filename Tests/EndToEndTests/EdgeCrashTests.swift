@@ -84,7 +84,7 @@ struct EdgeCrashTests {
             #expect(edge.waitForExit() != nil)
             stop.set()
             let got = await answered
-            #expect(got.count > 10, "the load reached the edge (\(got.count) acknowledged in round \(round))")
+            #expect(got.count > 10, "the load reached the edge (\(got.count) acknowledged in round \(round)); its log ends: \(edge.log.suffix(3_000))")
             acknowledged.formUnion(got)
         }
 

@@ -27,6 +27,9 @@ bin="$(swift build -c release --show-bin-path)"
 rm -rf "$work"
 mkdir -p "$work/edge" "$work/nginx"
 perl scripts/bench/make-bench-geoip.pl "$work/geo.mmdb"
+# 5,000 distinct user agents from device-detector's fixtures, sent Zipf-weighted (matomo-mix.lua).
+"$bin/tally-bench" detect --count 5000 --write "$work/user-agents.txt" --write-only
+export TALLY_BENCH_USER_AGENTS="$work/user-agents.txt"
 
 cat > "$work/edge.toml" <<TOML
 edge_id = "bench"
@@ -67,6 +70,7 @@ http {
 }
 NGINX
 
+start_ns=$(date +%s%N)
 "$bin/tally-edge" run -c "$work/edge.toml" 2> "$work/edge.log" &
 edge_pid=$!
 nginx -c "$work/nginx/nginx.conf" &
@@ -75,6 +79,7 @@ nginx_pid=$!
 bare_pid=$!
 trap 'kill $edge_pid $nginx_pid $bare_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 wait_for_port "$tally_port"
+startup_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 wait_for_port "$nginx_port"
 wait_for_port "$bare_port"
 sleep 2
@@ -137,7 +142,9 @@ Machine: $(machine)
 | p99 latency at the paced rate, ms | $(median "${n_p99[@]}") | $(median "${t_p99[@]}") | |
 | Resident memory idle, MB | $nginx_idle_rss | $idle_rss | |
 | Resident memory, peak under load, MB | $(peak_rss_mb "$nginx_pid") | $load_rss | |
+| Start-up to listening (detection databases loaded), ms | | $startup_ms | |
 
+User agents: $(wc -l < "$work/user-agents.txt") distinct ones from device-detector's fixtures, Zipf-weighted.
 tally-edge answered $tally_bad requests with a status other than 2xx and holds $buffered hits in its buffer.
 The disk under the buffer, idle: fdatasync of an 8 KiB append p50 $sync_p50 ms, p99 $sync_p99 ms, max $sync_max ms.
 TABLE

@@ -5,6 +5,11 @@
 -- a URL at random. With TALLY_BENCH_RATE set (requests per second over TALLY_BENCH_THREADS threads), each
 -- thread hands out send slots at that pace to its connections, an open-loop schedule that does not slow
 -- down when the server does (up to one second of backlog), so latency is measured at a fixed rate.
+-- With TALLY_BENCH_USER_AGENTS naming a file of user agents (one per line, most frequent first), the
+-- visitors take those instead of the 20 below: the first visitors one each, so every one of them is
+-- sent, the rest drawn Zipf-weighted by rank (weight 1/rank), as real traffic concentrates on a few.
+-- Each thread's first requests go to those first visitors in turn, so every user agent of the mix is
+-- sent early in a run (the edge caches detection per user agent; edge.sh's warm-up round fills it).
 local user_agents = {
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
@@ -51,6 +56,37 @@ end
 
 local visitors, paths = {}, {}
 
+-- The user-agent file, and a draw by rank with weight 1/rank (binary search over the cumulative weights).
+local mix, cumulative = nil, {}
+local mix_file = os.getenv("TALLY_BENCH_USER_AGENTS")
+if mix_file and mix_file ~= "" then
+  mix = {}
+  for line in io.lines(mix_file) do
+    if line ~= "" then mix[#mix + 1] = line end
+  end
+  local total = 0
+  for rank = 1, #mix do
+    total = total + 1 / rank
+    cumulative[rank] = total
+  end
+end
+
+local function zipf_agent()
+  local x = math.random() * cumulative[#cumulative]
+  local lo, hi = 1, #cumulative
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if cumulative[mid] < x then lo = mid + 1 else hi = mid end
+  end
+  return mix[lo]
+end
+
+local function agent_for(i)
+  if not mix then return user_agents[math.random(#user_agents)] end
+  if i <= #mix then return mix[i] end
+  return zipf_agent()
+end
+
 function setup(thread) thread:set("seed", math.random(1, 2^30)) end
 
 function init(args)
@@ -58,7 +94,7 @@ function init(args)
   for i = 1, 20000 do
     visitors[i] = {
       ip = random_ip(),
-      ua = user_agents[math.random(#user_agents)],
+      ua = agent_for(i),
       lang = languages[math.random(#languages)],
       id = string.format("%08x%08x", math.random(0, 2^31), math.random(0, 2^31)),
     }
@@ -75,8 +111,11 @@ function init(args)
   end
 end
 
+local sent = 0
+
 function request()
-  local v = visitors[math.random(#visitors)]
+  sent = sent + 1
+  local v = (mix and sent <= #mix) and visitors[sent] or visitors[math.random(#visitors)]
   return wrk.format("GET", paths[math.random(#paths)] .. "&_id=" .. v.id, {
     ["User-Agent"] = v.ua, ["X-Forwarded-For"] = v.ip, ["Accept-Language"] = v.lang,
   })

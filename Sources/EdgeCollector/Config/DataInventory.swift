@@ -56,7 +56,7 @@ public struct DataInventory: Sendable {
                 precision: "IPv4 first \(4 - p.ipv4MaskBytes) byte(s), IPv6 first \(128 - p.ipv6MaskBits) bits",
                 why: "network-level diagnosis"))
         }
-        e.append(Entry(field: "browser, os (+ major versions), device", precision: "families only", why: "technology reports"))
+        e.append(Entry(field: "browser, os (+ major versions), device, brand", precision: "names and major versions (Matomo's device-detector); never the model", why: "technology reports"))
         e.append(Entry(field: "resolution, language, local_time", precision: "as sent", why: "technology and time-of-day reports"))
         e.append(Entry(field: "link, goal_id, revenue, e_v, pv_id", precision: "as sent (links scrubbed like URLs)", why: "outlinks, downloads, goals, events"))
         e.append(Entry(field: "c_n, c_p, c_t, c_i", precision: "content name, piece, target (scrubbed like URLs) and interaction\(redaction)", why: "content impressions and interactions"))
@@ -70,7 +70,7 @@ public struct DataInventory: Sendable {
                 precision: "custom dimension \"\(dimension.name)\" (\(dimension.scope.rawValue) scope), as sent\(redaction)",
                 why: "the site's own dimension report"))
         }
-        if p.bots == .countSeparately { e.append(Entry(field: "bot", precision: "flag", why: "bots counted apart from people")) }
+        if p.bots == .countSeparately { e.append(Entry(field: "bot, bot_name, bot_cat", precision: "flag; the bot's name and category", why: "bots counted apart from people, by bot")) }
         entries = e
 
         var w: [String] = []

@@ -95,29 +95,23 @@ public enum DetectionDatabases {
     }
 
     public static func detector(_ path: String) throws -> DeviceDetector {
-        try devices.withLock { loaded in
-            if let detector = loaded[path] { return detector }
-            let detector = DeviceDetector(database: try DeviceDatabase(directory: path))
-            loaded[path] = detector
-            return detector
-        }
+        try loaded(path, in: devices) { DeviceDetector(database: try DeviceDatabase(directory: $0)) }
     }
 
     public static func crawlerPatterns(_ path: String) throws -> CrawlerPatterns {
-        try crawlerLists.withLock { loaded in
-            if let list = loaded[path] { return list }
-            let list = try CrawlerPatterns(path: path)
-            loaded[path] = list
-            return list
-        }
+        try loaded(path, in: crawlerLists, CrawlerPatterns.init(path:))
     }
 
     public static func referrerDatabase(_ path: String) throws -> ReferrerDatabase {
-        try referrers.withLock { loaded in
-            if let database = loaded[path] { return database }
-            let database = try ReferrerDatabase(path: path)
-            loaded[path] = database
-            return database
+        try loaded(path, in: referrers, ReferrerDatabase.init(path:))
+    }
+
+    private static func loaded<T: Sendable>(_ path: String, in cache: borrowing Mutex<[String: T]>, _ load: (String) throws -> T) throws -> T {
+        try cache.withLock { loaded in
+            if let value = loaded[path] { return value }
+            let value = try load(path)
+            loaded[path] = value
+            return value
         }
     }
 }
