@@ -55,13 +55,13 @@ struct DatabaseTests {
         #expect(try DeviceDatabase(directory: DeviceDatabase.installedDirectory).invalidPatterns().isEmpty, "the pinned database compiles whole")
     }
 
-    @Test("The literal filters never change an answer: sampled fixtures (every fifteenth) get the same result with them and without")
+    @Test("The literal filters never change an answer: sampled fixtures (every thirtieth) get the same result with them and without")
     func filtersAreExact() throws {
         let sample = try #require(ConformanceTests.fixtures)
         let detector = try SharedDetector.detector()
         let unfiltered = try SharedDetector.unfiltered()
         var differences: [String] = []
-        for fixture in sample.cases.enumerated().filter({ $0.offset % 15 == 0 }).map(\.element) {
+        for fixture in sample.cases.enumerated().filter({ $0.offset % 30 == 0 }).map(\.element) {
             let a = detector.detect(userAgent: fixture.userAgent, hints: fixture.hints)
             let b = unfiltered.detect(userAgent: fixture.userAgent, hints: fixture.hints)
             if a != b { differences.append("\(fixture.userAgent): \(a) vs \(b)") }
