@@ -10,18 +10,40 @@ import FoundationNetworking
 /// Tells load workers to stop, and counts the hits they had acknowledged so far.
 final class StopFlag: Sendable {
     private let value = Mutex(false)
-    private let answered = Mutex(0)
+    private let answered = Mutex((count: 0, waiter: (target: Int, continuation: CheckedContinuation<Void, Never>)?.none))
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
-    func countAcknowledged() { answered.withLock { $0 += 1 } }
-    var acknowledgedSoFar: Int { answered.withLock { $0 } }
 
-    /// Waits until the load has been acknowledged `count` times (or `timeout` passes), so a signal lands mid-load
-    /// however slowly the machine started the clients.
-    func waitForAcknowledged(_ count: Int, timeout: Duration = .seconds(120)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while acknowledgedSoFar < count && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+    func countAcknowledged() {
+        let reached = answered.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.count += 1
+            guard let waiter = state.waiter, state.count >= waiter.target else { return nil }
+            state.waiter = nil
+            return waiter.continuation
+        }
+        reached?.resume()
+    }
+
+    var acknowledgedSoFar: Int { answered.withLock { $0.count } }
+
+    /// Waits until the load has been acknowledged `count` times, so a signal lands mid-load however slowly
+    /// the machine started the clients; woken by the acknowledgement itself. `timeout` only guards
+    /// against a hung edge.
+    func waitForAcknowledged(_ count: Int, timeout: TimeInterval = 120) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let already = answered.withLock { state -> Bool in
+                if state.count >= count { return true }
+                state.waiter = (count, continuation)
+                return false
+            }
+            if already { continuation.resume(); return }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in
+                let waiter = answered.withLock { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.waiter = nil }
+                    return state.waiter?.continuation
+                }
+                waiter?.resume()
+            }
         }
     }
 }
@@ -80,7 +102,7 @@ struct EdgeCrashTests {
             let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge-\(round).log")
             let stop = StopFlag()
             async let answered = Self.load(edge: edge, workers: 16, label: "r\(round)", stop: stop)
-            try await stop.waitForAcknowledged(1000)
+            await stop.waitForAcknowledged(1000)
             edge.signal(SIGKILL)
             #expect(edge.waitForExit() != nil)
             stop.set()
@@ -109,7 +131,7 @@ struct EdgeCrashTests {
         let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         let stop = StopFlag()
         async let answered = Self.load(edge: edge, workers: 8, label: "term", stop: stop)
-        try await stop.waitForAcknowledged(300)
+        await stop.waitForAcknowledged(300)
         edge.signal(SIGTERM)
         let status = edge.waitForExit()
         stop.set()

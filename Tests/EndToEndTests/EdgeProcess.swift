@@ -54,13 +54,14 @@ final class EdgeProcess: @unchecked Sendable {
 
     private func waitForPort() throws {
         let deadline = Date().addingTimeInterval(120)  // a guard against a hung run, not a timing assumption
+        let changes = FileChanges(under: (logPath as NSString).deletingLastPathComponent)
         while Date() < deadline {
             if let range = log.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 port = Int(log[range].split(separator: ":").last!)!
                 return
             }
             guard process.isRunning else { throw EdgeProcessError.exited(log) }
-            Thread.sleep(forTimeInterval: 0.05)
+            changes.waitForNext()
         }
         throw EdgeProcessError.timeout(log)
     }
@@ -69,9 +70,14 @@ final class EdgeProcess: @unchecked Sendable {
 
     /// Waits for the process to exit and returns its status.
     func waitForExit(timeout: TimeInterval = 120) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        return process.isRunning ? nil : process.terminationStatus
+        let exited = DispatchSemaphore(value: 0)
+        let process = process
+        DispatchQueue.global().async {
+            process.waitUntilExit()
+            exited.signal()
+        }
+        guard exited.wait(timeout: .now() + timeout) == .success else { return nil }
+        return process.terminationStatus
     }
 
     /// Runs a one-shot command (`check-config`, `status`) and returns its exit status and output.

@@ -19,6 +19,14 @@ final class FileChanges: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Blocks the calling thread until the next change (or a second without one), for synchronous waits.
+    func waitForNext() {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, 1000)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while read(descriptor, &buffer, buffer.count) > 0 {}
+    }
+
     /// Returns after the next change (or after a second without one, so that conditions that only
     /// depend on time passing are re-checked too). Waits on a thread of its own, never on the test's.
     func next() async {
