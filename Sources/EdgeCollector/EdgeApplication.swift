@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
-import Hummingbird
+import ServiceLifecycle
+import UnixSignals
 import Logging
 import TallyCore
 import TallyHTTP
@@ -64,41 +65,66 @@ public struct EdgeComponents: Sendable {
     }
 }
 
-/// The edge's HTTP application: collection endpoints, health and metrics, with the group committer and
-/// salt maintenance as services that shut down after the server has stopped taking requests.
+/// The edge's services: the HTTP listener (collection endpoints, health and metrics), the group
+/// committer, salt maintenance and the shipper. On shutdown the listener stops first and finishes its open
+/// requests; then the committer commits what is pending.
+public struct EdgeApplication: Sendable {
+    let server: EdgeHTTPServer
+    let services: [any Service]
+    let logger: Logger
+
+    /// Runs until SIGTERM or SIGINT.
+    public func runService() async throws {
+        try await ServiceGroup(configuration: configuration(signals: [.sigterm, .sigint])).run()
+    }
+
+    /// Runs until the group is shut down: `ServiceGroup.triggerGracefulShutdown()` (tests).
+    public func serviceGroup() -> ServiceGroup {
+        ServiceGroup(configuration: configuration(signals: []))
+    }
+
+    private func configuration(signals: [UnixSignal]) -> ServiceGroupConfiguration {
+        // Services stop in reverse order: the listener first.
+        var configuration = ServiceGroupConfiguration(
+            services: (services + [server]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: signals, logger: logger)
+        configuration.logger = logger
+        return configuration
+    }
+}
+
+/// Builds the edge's services from its components.
 public func buildEdgeApplication(
     components: EdgeComponents, clock: any TallyClock = SystemClock(), logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) -> EdgeApplication {
     let config = components.config
-    let router = Router(context: EdgeRequestContext.self)
-    TrackingController(
-        ingest: components.ingest, limits: config.limits,
-        resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock, sites: config.sites
-    ).addRoutes(to: router)
-    SiteInfoController(sites: config.sites, limits: config.limits).addRoutes(to: router)
-    OperationsController(
-        buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
-        stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock
-    ).addRoutes(to: router)
+    let routes = EdgeRoutes(
+        tracking: TrackingController(
+            ingest: components.ingest, limits: config.limits,
+            resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock, sites: config.sites),
+        siteInfo: SiteInfoController(sites: config.sites, limits: config.limits),
+        operations: OperationsController(
+            buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
+            stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock))
     // Trusted proxies carry many visitors' connections: the per-client cap does not apply to them.
     let proxies = config.trustedProxies
     let connections = ClientConnections(limit: config.listener.maxConnectionsPerClient) { client in
         IPAddress(client).map { address in proxies.contains { $0.contains(address) } } ?? false
     }
-    return Application(
-        router: router,
-        server: .http1(configuration: .guarded(config.listener, connections: connections)),
-        configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
+    let server = EdgeHTTPServer(
+        host: config.listenHost, port: config.listenPort, routes: routes, limits: config.listener,
+        maxBodyBytes: config.limits.maxBodyBytes, connections: connections, logger: logger,
+        onServerRunning: { port in
+            logger.notice("tally-edge listening", metadata: ["address": "\(config.listenHost):\(port)", "edge_id": "\(config.edgeID)"])
+            await onServerRunning(port)
+        })
+    return EdgeApplication(
+        server: server,
         services: [
             components.committer,
             SaltMaintenance(salts: components.salts, clock: clock, interval: .seconds(600), logger: logger),
         ] + (components.shipper.map { [$0] } ?? []),
-        onServerRunning: { channel in
-            let port = channel.localAddress?.port ?? config.listenPort
-            logger.notice("tally-edge listening", metadata: ["address": "\(config.listenHost):\(port)", "edge_id": "\(config.edgeID)"])
-            await onServerRunning(port)
-        },
         logger: logger)
 }
 

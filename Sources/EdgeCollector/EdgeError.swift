@@ -6,6 +6,7 @@ public enum EdgeError: Error, CustomStringConvertible, Equatable {
     case buffer(path: String, reason: String)
     case saltState(path: String, reason: String)
     case keyFile(path: String, reason: String)
+    case listen(address: String, reason: String)
 
     public var description: String {
         switch self {
@@ -17,6 +18,8 @@ public enum EdgeError: Error, CustomStringConvertible, Equatable {
             "The salt state \(path) cannot be used (\(reason)); check the data directory's permissions."
         case let .keyFile(path, reason):
             "The key file \(path) cannot be used: it \(reason)."
+        case let .listen(address, reason):
+            "Cannot listen on \(address) (\(reason)); free the port or change listen in edge.toml."
         }
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import EdgeCollector
-import Hummingbird
 import Logging
 import TallyCore
 

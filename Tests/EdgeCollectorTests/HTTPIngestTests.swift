@@ -189,7 +189,7 @@ struct HTTPIngestTests {
         let config = Fixtures.configTOML(dataDir: untrusting.directory.file("d2"))
             .replacingOccurrences(of: #"trusted_proxies = ["127.0.0.1", "::1"]"#, with: "trusted_proxies = []")
         let components = try EdgeComponents(config: try EdgeConfig.parse(toml: config), logger: untrusting.logs.logger)
-        try await buildEdgeApplication(components: components, logger: untrusting.logs.logger).test(.live) { client in
+        try await EdgeTestClient.run(components: components, logger: untrusting.logs.logger) { client in
             _ = try await client.track("/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F", ip: "203.0.113.77")
         }
         let hit = try #require(try components.buffer.oldest(limit: 1).first?.hit)

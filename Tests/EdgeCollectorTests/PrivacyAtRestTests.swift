@@ -55,7 +55,7 @@ struct PrivacyAtRestTests {
                 #expect(data.range(of: Data(base64Encoded: key)!) == nil, "salt bytes found in \(name)")
             }
         }
-        #expect(edge.logs.text.contains("Server started"), "the logs were captured")
+        #expect(edge.logs.text.contains("tally-edge listening"), "the logs were captured")
         // The user ids were hashed, not kept.
         #expect(duringRun.allSatisfy { $0.1.range(of: Data("\"user_id\":\"user".utf8)) == nil })
     }

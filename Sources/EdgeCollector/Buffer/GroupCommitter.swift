@@ -17,7 +17,7 @@ public final class GroupCommitter: Service, Sendable {
 
     private struct Pending {
         var hits: [BufferedHit] = []
-        var waiters: [UnsafeContinuation<Void, any Error>] = []
+        var waiters: [Completion] = []
         var drops: [DropReason: Int] = [:]
         var bytes = 0
         var isEmpty: Bool { hits.isEmpty && drops.isEmpty }
@@ -33,6 +33,9 @@ public final class GroupCommitter: Service, Sendable {
         /// Why the last buffer write failed (a full disk, a lost file), until a write succeeds again.
         var writeFailure: String?
     }
+
+    /// Called once, from the writer, when the hits are committed or could not be.
+    public typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
     private let sink: any HitSink
     private let maxBytes: Int
@@ -53,29 +56,27 @@ public final class GroupCommitter: Service, Sendable {
     /// Hands hits to the buffer: all of them or, when they do not fit, none (`bufferFull`). With durable
     /// acknowledgement it returns once their transaction has committed.
     public func submit(_ hits: [BufferedHit]) async throws {
-        guard !hits.isEmpty else { return }
-        let bytes = hits.reduce(0) { $0 + $1.payload.count }
-        if durable {
-            // Unsafe rather than checked: one allocation less per request, and each continuation is
-            // resumed exactly once, by `commitPending` or right here.
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let refused: Failure? = state.withLock { state in
-                    if let refusal = admit(&state, bytes: bytes) { return refusal }
-                    state.pending.hits.append(contentsOf: hits)
-                    state.pending.waiters.append(continuation)
-                    state.pending.bytes += bytes
-                    return nil
-                }
-                if let refused { continuation.resume(throwing: refused) } else { wake.yield() }
-            }
-        } else {
-            try state.withLock { state in
-                if let refusal = admit(&state, bytes: bytes) { throw refusal }
-                state.pending.hits.append(contentsOf: hits)
-                state.pending.bytes += bytes
-            }
-            wake.yield()
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            submit(hits) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Hands hits to the buffer and calls `completion` once: with durable acknowledgement when their
+    /// transaction has committed (from the writer), otherwise as soon as they are admitted (from here).
+    /// Hits that do not fit are refused whole with `bufferFull`.
+    public func submit(_ hits: [BufferedHit], completion: @escaping Completion) {
+        guard !hits.isEmpty else { return completion(.success(())) }
+        let bytes = hits.reduce(0) { $0 + $1.payload.count }
+        let refused: Failure? = state.withLock { state in
+            if let refusal = admit(&state, bytes: bytes) { return refusal }
+            state.pending.hits.append(contentsOf: hits)
+            if durable { state.pending.waiters.append(completion) }
+            state.pending.bytes += bytes
+            return nil
+        }
+        if let refused { return completion(.failure(refused)) }
+        wake.yield()
+        if !durable { completion(.success(())) }
     }
 
     private func admit(_ state: inout State, bytes: Int) -> Failure? {
@@ -128,14 +129,14 @@ public final class GroupCommitter: Service, Sendable {
                 state.inFlightBytes = 0
                 state.writeFailure = nil
             }
-            for waiter in batch.waiters { waiter.resume() }
+            for waiter in batch.waiters { waiter(.success(())) }
         } catch {
             state.withLock { state in
                 state.inFlightBytes = 0
                 state.writeFailure = "\(error)"
             }
             logger.error("Buffer write failed; \(batch.hits.count) hit(s) were not stored", metadata: ["error": "\(error)"])
-            for waiter in batch.waiters { waiter.resume(throwing: error) }
+            for waiter in batch.waiters { waiter(.failure(error)) }
         }
     }
 }

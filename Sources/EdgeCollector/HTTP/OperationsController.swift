@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import NIOCore
 import TallyCore
 
@@ -13,15 +12,14 @@ struct OperationsController: Sendable {
     let metrics: EdgeMetrics
     let clock: any TallyClock
 
-    func addRoutes(to router: Router<EdgeRequestContext>) {
-        router.get("/healthz", use: health)
-        router.get("/metrics", use: prometheus)
-    }
-
     /// `ok` (200) or `degraded` (503) with every reason that applies, so a load balancer or monitor sees
     /// the truth: hits refused for space or failing to be written, shipping stalled, records or batches in
     /// quarantine waiting for an operator.
-    @Sendable func health(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+    func health() async -> EdgeResponse {
+        do { return try healthReport() } catch { return .text("The buffer cannot be read: \(error)", status: .internalServerError) }
+    }
+
+    private func healthReport() throws -> EdgeResponse {
         let now = clock.now()
         let status = try buffer.status(now: now)
         let shipping = try buffer.shippingStatus()
@@ -49,9 +47,7 @@ struct OperationsController: Sendable {
             "shipping":{"pending_batches":\(shipping.pendingBatches),"quarantined_batches":\(shipping.quarantinedBatches),\
             "quarantined_records":\(shipping.quarantinedRecords)}}
             """
-        return Response(
-            status: reasons.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: json + "\n")))
+        return .json(json + "\n", status: reasons.isEmpty ? .ok : .serviceUnavailable, headers: ["Cache-Control": "no-store"])
     }
 
     static func jsonString(_ text: String) -> String {
@@ -59,11 +55,13 @@ struct OperationsController: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    @Sendable func prometheus(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+    func prometheus() async -> EdgeResponse {
         let now = clock.now()
-        let text = metrics.render(buffer: try buffer.status(now: now), shipping: try buffer.shippingStatus(), now: now)
-        return Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
+        do {
+            let text = metrics.render(buffer: try buffer.status(now: now), shipping: try buffer.shippingStatus(), now: now)
+            return EdgeResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: ByteBuffer(string: text))
+        } catch {
+            return .text("The buffer cannot be read: \(error)", status: .internalServerError)
+        }
     }
 }

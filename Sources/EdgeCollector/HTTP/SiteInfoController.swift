@@ -1,6 +1,4 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
 import NIOCore
 import TallyCore
 import TrackingInput
@@ -15,25 +13,15 @@ struct SiteInfoController: Sendable {
     let sites: [SiteConfig]
     let limits: RequestLimits
 
-    func addRoutes(to router: Router<EdgeRequestContext>) {
-        for path in ["/", "/index.php"] {
-            router.get(RouterPath(path), use: api)
-            router.post(RouterPath(path), use: api)
-        }
-    }
-
-    @Sendable func api(_ request: Request, context: EdgeRequestContext) async throws -> Response {
+    func api(_ request: EdgeRequest) -> EdgeResponse {
         var parameters: QueryParameters
-        do {
-            parameters = try QueryParameters.parse(Array((request.uri.query ?? "").utf8), limits: limits)
-            if request.method == .post {
-                let body = try await request.body.collect(upTo: limits.maxBodyBytes)
-                parameters.merge(under: try QueryParameters.parse(Array(body.readableBytesView), limits: limits))
+        do throws(RequestRejection) {
+            parameters = try QueryParameters.parse(Array(request.query.utf8), limits: limits)
+            if request.method == .POST {
+                parameters.merge(under: try QueryParameters.parse(try request.collectedBody(limit: limits.maxBodyBytes), limits: limits))
             }
-        } catch let rejection as RequestRejection {
-            return Self.error(rejection.reason)
         } catch {
-            return Self.error("The request body is larger than \(limits.maxBodyBytes) bytes.")
+            return Self.error(error.reason)
         }
         guard parameters["module"] == "API", let method = parameters["method"] else {
             return Self.error("This is Tally's collector; it answers module=API with a method, for tracking clients.")
@@ -77,13 +65,13 @@ struct SiteInfoController: Sendable {
         ]
     }
 
-    static func json(_ value: Any) -> Response {
+    static func json(_ value: Any) -> EdgeResponse {
         let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return EdgeResponse(status: .ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: data))
     }
 
     /// Matomo's error convention: status 200 and a JSON object that says so.
-    static func error(_ message: String) -> Response {
+    static func error(_ message: String) -> EdgeResponse {
         json(["result": "error", "message": message])
     }
 }

@@ -1,9 +1,8 @@
-import TrackingInput
 import Foundation
-import HTTPTypes
-import Hummingbird
 import NIOCore
+import NIOHTTP1
 import TallyCore
+import TrackingInput
 
 /// The collection endpoints: Matomo's `/matomo.php` and `/piwik.php` (single and bulk), and Tally's JSON
 /// beacon `/api/event`. Every request is bounded (URL, body, parameters, UTF-8) before it is parsed.
@@ -18,62 +17,60 @@ struct TrackingController: Sendable {
     static let transparentGIF: [UInt8] = Array(Data(base64Encoded: "R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==") ?? Data())
     static let transparentGIFBuffer = ByteBuffer(bytes: transparentGIF)
     /// Without an `Origin` the CORS answer is `*`; with one, `addCORS` echoes it.
-    static let noContentHeaders: HTTPFields = [.cacheControl: "no-store", .accessControlAllowOrigin: "*"]
-    static let imageHeaders: HTTPFields = [.contentType: "image/gif", .cacheControl: "no-store", .accessControlAllowOrigin: "*"]
-
-    func addRoutes(to router: Router<EdgeRequestContext>) {
-        for path in ["/matomo.php", "/piwik.php"] {
-            router.get(RouterPath(path), use: matomo)
-            router.post(RouterPath(path), use: matomo)
-            router.on(RouterPath(path), method: .options, use: preflight)
-        }
-        router.post("/api/event", use: event)
-        router.on("/api/event", method: .options, use: preflight)
-    }
+    static let noContentHeaders: HTTPHeaders = ["Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"]
+    static let imageHeaders: HTTPHeaders = ["Content-Type": "image/gif", "Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"]
 
     /// The frame every collection endpoint shares: latency measured, URL length and peer checked, and a
     /// rejection turned into its one-line answer (and counted).
     private func handle(
-        _ request: Request, _ context: EdgeRequestContext, _ body: (IPAddress) async throws -> Response
-    ) async throws -> Response {
+        _ request: EdgeRequest, _ respond: @escaping EdgeResponder,
+        _ body: (IPAddress, @escaping EdgeResponder) throws(RequestRejection) -> Void
+    ) {
         let started = ContinuousClock.now
-        defer { ingest.metrics.requestDuration.record(ContinuousClock.now - started) }
-        do {
-            let length = request.uri.string.utf8.count
+        let metrics = ingest.metrics
+        let timed: EdgeResponder = { response in
+            metrics.requestDuration.record(ContinuousClock.now - started)
+            respond(response)
+        }
+        do throws(RequestRejection) {
+            let length = request.uri.utf8.count
             if length > limits.maxURLBytes {
                 throw RequestRejection(status: 414, "The request URL is \(length) bytes, more than \(limits.maxURLBytes); send the hit with POST.")
             }
-            guard let peer = context.peerAddress else { throw RequestRejection("The client address is unknown.") }
-            return try await body(peer)
-        } catch let rejection as RequestRejection {
-            ingest.countRejection(rejection.dropReason)
-            return text(rejection.reason, status: rejection.status, request: request)
+            guard let peer = request.peer else { throw RequestRejection("The client address is unknown.") }
+            try body(peer, timed)
+        } catch {
+            ingest.countRejection(error.dropReason)
+            timed(Self.text(error.reason, status: error.status, request: request))
         }
     }
 
-    @Sendable func matomo(_ request: Request, context: EdgeRequestContext) async throws -> Response {
-        try await handle(request, context) { peer in
-            var parameters = try QueryParameters.parse(Array((request.uri.query ?? "").utf8), limits: limits)
-            if request.method == .post {
-                let body = try await collectBody(request)
-                if body.isEmpty, parameters.isEmpty { return introduction(request) }
+    func matomo(_ request: EdgeRequest, respond: @escaping EdgeResponder) {
+        handle(request, respond) { peer, respond throws(RequestRejection) in
+            var parameters = try QueryParameters.parse(Array(request.query.utf8), limits: limits)
+            if request.method == .POST {
+                let body = try request.collectedBody(limit: limits.maxBodyBytes)
+                if body.isEmpty, parameters.isEmpty { return respond(Self.introduction(request)) }
                 let trimmed = body.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }
                 if trimmed.first == UInt8(ascii: "{") {
-                    return try await bulk(Array(trimmed), query: parameters, request: request, peer: peer)
+                    return try bulk(Array(trimmed), query: parameters, request: request, peer: peer, respond: respond)
                 }
                 parameters.merge(under: try QueryParameters.parse(body, limits: limits))
             } else if parameters.isEmpty {
-                return introduction(request)
+                return respond(Self.introduction(request))
             }
-            let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
-            return respond(outcome, request: request)
+            ingest.track(incoming(request, peer: peer, parameters: parameters)) { outcome in
+                respond(Self.answer(outcome, request: request, retryAfter: ingest.retryAfterSeconds))
+            }
         }
     }
 
     /// Matomo's bulk format (`BulkRequest`): the valid entries are tracked, the others counted as invalid.
     /// As in Matomo, the answer names the invalid entries (`invalid_indices`) only to a sender with a
     /// valid token, since they tell which requests the edge accepted.
-    private func bulk(_ body: [UInt8], query: QueryParameters, request: Request, peer: IPAddress) async throws -> Response {
+    private func bulk(
+        _ body: [UInt8], query: QueryParameters, request: EdgeRequest, peer: IPAddress, respond: @escaping EdgeResponder
+    ) throws(RequestRejection) {
         let decoded = try BulkRequest.parse(body, query: query, limits: limits)
         var incomingRequests: [IncomingRequest] = []
         var trackedIndices: [Int] = []
@@ -94,77 +91,71 @@ struct TrackingController: Sendable {
                 invalidIndices.append(index)
             }
         }
-        let (outcomes, failure) = await ingest.trackBulk(incomingRequests)
-        if let failure { return respond(failure, request: request) }
-        for (index, outcome) in zip(trackedIndices, outcomes) {
-            if case .rejected = outcome { invalidIndices.append(index) }
+        let showIndices = decoded.sharedToken.map { token in sites.contains { $0.accepts(token: token) } } ?? false
+        let (entryCount, wantsSummary, retryAfter) = (decoded.entries.count, decoded.wantsSummary, ingest.retryAfterSeconds)
+        ingest.trackBulk(incomingRequests) { [invalidIndices, trackedIndices] outcomes, failure in
+            if let failure { return respond(Self.answer(failure, request: request, retryAfter: retryAfter)) }
+            var invalid = invalidIndices
+            for (index, outcome) in zip(trackedIndices, outcomes) {
+                if case .rejected = outcome { invalid.append(index) }
+            }
+            invalid.sort()
+            guard wantsSummary else {
+                var response = EdgeResponse(status: .noContent, headers: Self.noContentHeaders)
+                Self.addCORS(&response, request: request)
+                return respond(response)
+            }
+            var json = "{\"status\":\"success\",\"tracked\":\(entryCount - invalid.count),\"invalid\":\(invalid.count)"
+            if showIndices {
+                json += ",\"invalid_indices\":[" + invalid.map(String.init).joined(separator: ",") + "]"
+            }
+            json += "}"
+            var response = EdgeResponse.json(json)
+            Self.addCORS(&response, request: request)
+            respond(response)
         }
-        invalidIndices.sort()
-        guard decoded.wantsSummary else {
-            var response = Response(status: .noContent, headers: Self.noContentHeaders)
-            addCORS(&response, request: request)
-            return response
-        }
-        let tracked = decoded.entries.count - invalidIndices.count
-        var json = "{\"status\":\"success\",\"tracked\":\(tracked),\"invalid\":\(invalidIndices.count)"
-        if let token = decoded.sharedToken, sites.contains(where: { $0.accepts(token: token) }) {
-            json += ",\"invalid_indices\":[" + invalidIndices.map(String.init).joined(separator: ",") + "]"
-        }
-        json += "}"
-        var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
-        addCORS(&response, request: request)
-        return response
     }
 
     /// A request without any parameter is someone looking at the endpoint, not a hit: Matomo answers it
     /// with a line of text, and so does the edge (monitors and load balancers probe it this way).
-    private func introduction(_ request: Request) -> Response {
-        let text = "This is Tally's collector for the Matomo tracking API. Send hits with idsite and rec=1.\n"
-        var response = Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    private static func introduction(_ request: EdgeRequest) -> EdgeResponse {
+        var response = EdgeResponse(
+            status: .ok, headers: ["Content-Type": "text/plain; charset=utf-8"],
+            body: ByteBuffer(string: "This is Tally's collector for the Matomo tracking API. Send hits with idsite and rec=1.\n"))
         addCORS(&response, request: request)
         return response
     }
 
     /// Tally's own beacon: `{"site":1,"url":"…","referrer":"…","kind":"pageview"|"event",…}`.
-    @Sendable func event(_ request: Request, context: EdgeRequestContext) async throws -> Response {
-        try await handle(request, context) { peer in
-            let body = try await collectBody(request)
+    func event(_ request: EdgeRequest, respond: @escaping EdgeResponder) {
+        handle(request, respond) { peer, respond throws(RequestRejection) in
+            let body = try request.collectedBody(limit: limits.maxBodyBytes)
             let parameters = try EventBeacon.parameters(body: body, limits: limits)
-            let outcome = await ingest.track(incoming(request, peer: peer, parameters: parameters))
-            switch outcome {
-            case .stored, .dropped:
-                var response = Response(status: .accepted)
-                addCORS(&response, request: request)
-                return response
-            default:
-                return respond(outcome, request: request)
+            let retryAfter = ingest.retryAfterSeconds
+            ingest.track(incoming(request, peer: peer, parameters: parameters)) { outcome in
+                switch outcome {
+                case .stored, .dropped:
+                    var response = EdgeResponse(status: .accepted)
+                    Self.addCORS(&response, request: request)
+                    respond(response)
+                default:
+                    respond(Self.answer(outcome, request: request, retryAfter: retryAfter))
+                }
             }
         }
     }
 
-    @Sendable func preflight(_ request: Request, context: EdgeRequestContext) async throws -> Response {
-        var response = Response(status: .noContent)
-        addCORS(&response, request: request)
-        response.headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
-        response.headers[.accessControlAllowHeaders] = "Content-Type"
-        response.headers[.accessControlMaxAge] = "86400"
+    func preflight(_ request: EdgeRequest) -> EdgeResponse {
+        var response = EdgeResponse(status: .noContent)
+        Self.addCORS(&response, request: request)
+        response.headers.add(name: "Access-Control-Allow-Methods", value: "GET, POST, OPTIONS")
+        response.headers.add(name: "Access-Control-Allow-Headers", value: "Content-Type")
+        response.headers.add(name: "Access-Control-Max-Age", value: "86400")
         return response
     }
 
-    private func collectBody(_ request: Request) async throws -> [UInt8] {
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limits.maxBodyBytes {
-            throw RequestRejection(status: 413, "The request body is \(declared) bytes, more than \(limits.maxBodyBytes); send fewer hits per request.")
-        }
-        do {
-            let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
-            return Array(buffer.readableBytesView)
-        } catch is NIOTooManyBytesError {
-            throw RequestRejection(status: 413, "The request body is more than \(limits.maxBodyBytes) bytes; send fewer hits per request.")
-        }
-    }
-
-    private func incoming(_ request: Request, peer: IPAddress, parameters: QueryParameters) -> IncomingRequest {
-        let headers = RequestHeaders(request.headers)
+    private func incoming(_ request: EdgeRequest, peer: IPAddress, parameters: QueryParameters) -> IncomingRequest {
+        let headers = RequestHeaders(request.head.headers)
         let client = resolver.resolve(peer: peer, forwardedFor: headers.forwardedFor, forwarded: headers.forwarded)
         return IncomingRequest(
             clientIP: client,
@@ -176,8 +167,8 @@ struct TrackingController: Sendable {
             receivedAt: clock.now())
     }
 
-    /// The request headers the pipeline reads, gathered in one pass over the fields. (Looking each one up
-    /// by name scans the fields every time and joins the values of each into a new string.)
+    /// The request headers the pipeline reads, gathered in one pass over the fields (a lookup by name
+    /// compares every field's name each time).
     struct RequestHeaders {
         var userAgent: String?
         var acceptLanguage: String?
@@ -187,18 +178,18 @@ struct TrackingController: Sendable {
         /// The privacy and prefetch signals, by lower-case name, trimmed.
         var signals: [String: String] = [:]
 
-        init(_ fields: HTTPFields) {
-            for field in fields {
-                switch field.name.canonicalName {
-                case "user-agent": Self.add(field.value, to: &userAgent, separator: ", ")
-                case "accept-language": Self.add(field.value, to: &acceptLanguage, separator: ", ")
-                case "x-forwarded-for": Self.add(field.value, to: &forwardedFor, separator: ", ")
-                case "forwarded": Self.add(field.value, to: &forwarded, separator: ", ")
-                case "cookie": Self.add(field.value, to: &cookie, separator: "; ")
+        init(_ fields: HTTPHeaders) {
+            for (name, value) in fields {
+                switch name.lowercased() {
+                case "user-agent": Self.add(value, to: &userAgent, separator: ", ")
+                case "accept-language": Self.add(value, to: &acceptLanguage, separator: ", ")
+                case "x-forwarded-for": Self.add(value, to: &forwardedFor, separator: ", ")
+                case "forwarded": Self.add(value, to: &forwarded, separator: ", ")
+                case "cookie": Self.add(value, to: &cookie, separator: "; ")
                 case let name where TrackingController.signalHeaders.contains(name) || name.hasPrefix("sec-ch-ua"):
-                    var value = signals[name]
-                    Self.add(field.value, to: &value, separator: ", ")
-                    signals[name] = value.map { String($0.trimmingBlanks()) }
+                    var existing = signals[name]
+                    Self.add(value, to: &existing, separator: ", ")
+                    signals[name] = existing.map { String($0.trimmingBlanks()) }
                 default: break
                 }
             }
@@ -214,49 +205,45 @@ struct TrackingController: Sendable {
     /// client hints, by prefix).
     static let signalHeaders: Set<String> = ["dnt", "x-do-not-track", "sec-gpc", "purpose", "sec-purpose", "x-purpose", "x-moz"]
 
-    private func respond(_ outcome: TrackingIngest.Outcome, request: Request) -> Response {
+    private static func answer(_ outcome: TrackingIngest.Outcome, request: EdgeRequest, retryAfter: Int) -> EdgeResponse {
         switch outcome {
         case let .stored(sendImage), let .dropped(_, sendImage):
             // The answer to almost every request: its headers and body are built once and shared.
             var response = sendImage
-                ? Response(status: .ok, headers: Self.imageHeaders, body: .init(byteBuffer: Self.transparentGIFBuffer))
-                : Response(status: .noContent, headers: Self.noContentHeaders)
-            if let origin = request.headers[.origin] { Self.echo(origin: origin, into: &response) }
+                ? EdgeResponse(status: .ok, headers: imageHeaders, body: transparentGIFBuffer)
+                : EdgeResponse(status: .noContent, headers: noContentHeaders)
+            if let origin = request.header("origin") { echo(origin: origin, into: &response) }
             return response
         case let .rejected(rejection):
             return text(rejection.reason, status: rejection.status, request: request)
         case .bufferFull:
             var response = text("The edge's buffer is full; retry later.", status: 503, request: request)
-            response.headers[.retryAfter] = String(ingest.retryAfterSeconds)
+            response.headers.add(name: "Retry-After", value: String(retryAfter))
             return response
         case .unavailable:
             return text("The edge cannot store hits now; retry later.", status: 503, request: request)
         }
     }
 
-    private func text(_ message: String, status: Int, request: Request) -> Response {
-        var response = Response(
-            status: .init(code: status), headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    private static func text(_ message: String, status: Int, request: EdgeRequest) -> EdgeResponse {
+        var response = EdgeResponse.text(message, status: HTTPResponseStatus(statusCode: status))
         addCORS(&response, request: request)
         return response
     }
 
     /// Browsers POST hits cross-origin with credentials (the opt-out and consent cookies), so the origin is
     /// echoed rather than `*`, which credentialed requests may not use (Fetch standard, CORS protocol).
-    private func addCORS(_ response: inout Response, request: Request) {
-        if let origin = request.headers[.origin] {
-            Self.echo(origin: origin, into: &response)
+    private static func addCORS(_ response: inout EdgeResponse, request: EdgeRequest) {
+        if let origin = request.header("origin") {
+            echo(origin: origin, into: &response)
         } else {
-            response.headers[.accessControlAllowOrigin] = "*"
+            response.headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
         }
     }
 
-    private static func echo(origin: String, into response: inout Response) {
-        response.headers[.accessControlAllowOrigin] = origin
-        response.headers[.accessControlAllowCredentials] = "true"
-        response.headers[.vary] = "Origin"
+    private static func echo(origin: String, into response: inout EdgeResponse) {
+        response.headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: origin)
+        response.headers.add(name: "Access-Control-Allow-Credentials", value: "true")
+        response.headers.add(name: "Vary", value: "Origin")
     }
 }
-
-

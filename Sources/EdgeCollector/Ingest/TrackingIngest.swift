@@ -32,16 +32,22 @@ public struct TrackingIngest: Sendable {
     /// Counts a request refused before it reached the pipeline (size limits, malformed body).
     func countRejection(_ reason: DropReason) { count(reason) }
 
-    /// One tracking request.
-    public func track(_ request: IncomingRequest) async -> Outcome {
+    /// One tracking request; `completion` gets the outcome once the hit is stored (or why not).
+    public func track(_ request: IncomingRequest, completion: @escaping @Sendable (Outcome) -> Void) {
         let (hits, outcome) = evaluate(request)
-        guard let hit = hits.first else { return outcome }
-        return await store([hit]) ?? outcome
+        guard !hits.isEmpty else { return completion(outcome) }
+        store(hits) { failure in completion(failure ?? outcome) }
+    }
+
+    public func track(_ request: IncomingRequest) async -> Outcome {
+        await withUnsafeContinuation { continuation in track(request) { continuation.resume(returning: $0) } }
     }
 
     /// A Matomo bulk request: every entry is evaluated on its own; the stored ones go into the buffer
     /// together (one transaction), or, if they do not fit, none of them does.
-    public func trackBulk(_ requests: [IncomingRequest]) async -> (outcomes: [Outcome], failure: Outcome?) {
+    public func trackBulk(
+        _ requests: [IncomingRequest], completion: @escaping @Sendable (_ outcomes: [Outcome], _ failure: Outcome?) -> Void
+    ) {
         var hits: [BufferedHit] = []
         var outcomes: [Outcome] = []
         for request in requests {
@@ -49,7 +55,7 @@ public struct TrackingIngest: Sendable {
             hits.append(contentsOf: stored)
             outcomes.append(outcome)
         }
-        return (outcomes, await store(hits))
+        store(hits) { [outcomes] failure in completion(outcomes, failure) }
     }
 
     /// Runs the pipeline; returns the hit to store (if any) and the outcome to report if storing succeeds.
@@ -75,24 +81,27 @@ public struct TrackingIngest: Sendable {
         }
     }
 
-    /// Hands hits to the buffer; `nil` when they were stored, else the failure outcome.
-    private func store(_ hits: [BufferedHit]) async -> Outcome? {
-        guard !hits.isEmpty else { return nil }
-        do {
-            try await committer.submit(hits)
-        } catch GroupCommitter.Failure.bufferFull {
-            metrics.drop(.bufferFull)
-            return .bufferFull
-        } catch {
-            logger.error("Hits not stored", metadata: ["error": "\(error)"])
-            return .unavailable
+    /// Hands hits to the buffer; `completion` gets `nil` when they were stored, else the failure outcome.
+    private func store(_ hits: [BufferedHit], completion: @escaping @Sendable (Outcome?) -> Void) {
+        guard !hits.isEmpty else { return completion(nil) }
+        let (metrics, logger) = (metrics, logger)
+        committer.submit(hits) { result in
+            switch result {
+            case .success:
+                metrics.accepted.increment(by: Int64(hits.count))
+                let bots = hits.count(where: \.isBot)
+                if bots > 0 { metrics.botsCounted.increment(by: Int64(bots)) }
+                let aggregateOnly = hits.count(where: \.aggregateOnly)
+                if aggregateOnly > 0 { metrics.aggregateOnly.increment(by: Int64(aggregateOnly)) }
+                completion(nil)
+            case let .failure(error as GroupCommitter.Failure) where error == .bufferFull:
+                metrics.drop(.bufferFull)
+                completion(.bufferFull)
+            case let .failure(error):
+                logger.error("Hits not stored", metadata: ["error": "\(error)"])
+                completion(.unavailable)
+            }
         }
-        metrics.accepted.increment(by: Int64(hits.count))
-        let bots = hits.count(where: \.isBot)
-        if bots > 0 { metrics.botsCounted.increment(by: Int64(bots)) }
-        let aggregateOnly = hits.count(where: \.aggregateOnly)
-        if aggregateOnly > 0 { metrics.aggregateOnly.increment(by: Int64(aggregateOnly)) }
-        return nil
     }
 
     private func count(_ reason: DropReason) {

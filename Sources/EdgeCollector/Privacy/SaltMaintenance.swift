@@ -3,11 +3,13 @@ import ServiceLifecycle
 import TallyCore
 
 /// Deletes expired salts on time even when no hits arrive (a quiet site must not keep an old salt).
-struct SaltMaintenance: Service {
+struct SaltMaintenance: Service, CustomStringConvertible {
     let salts: SaltStore
     let clock: any TallyClock
     let interval: Duration
     let logger: Logger
+
+    var description: String { "SaltMaintenance(every \(interval))" }
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {

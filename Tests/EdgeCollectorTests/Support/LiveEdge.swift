@@ -1,9 +1,10 @@
 import EdgeCollector
+import Logging
 import Foundation
 import HTTPTypes
-import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import ServiceLifecycle
 import TallyCore
 import TrackingInput
 
@@ -21,9 +22,8 @@ struct LiveEdge {
         components = try EdgeComponents(config: config, logger: logs.logger)
     }
 
-    func run(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = buildEdgeApplication(components: components, logger: logs.logger)
-        try await app.test(.live, test)
+    func run(_ test: @escaping @Sendable (EdgeTestClient) async throws -> Void) async throws {
+        try await EdgeTestClient.run(components: components, logger: logs.logger, test)
     }
 
     /// Hits in the buffer, read through a separate connection from the file itself.
@@ -36,12 +36,54 @@ struct LiveEdge {
     }
 }
 
-extension TestClientProtocol {
+/// An HTTP client connected to an edge application started for one test on a loopback port; the edge is
+/// shut down gracefully when the test returns.
+struct EdgeTestClient: Sendable {
+    let client: TestClient
+
+    struct Response: Sendable {
+        var status: HTTPResponse.Status
+        var headers: HTTPFields
+        var body: ByteBuffer
+    }
+
+    static func run(components: EdgeComponents, logger: Logger, _ test: @escaping @Sendable (EdgeTestClient) async throws -> Void) async throws {
+        let (ports, port) = AsyncStream.makeStream(of: Int.self)
+        let app = buildEdgeApplication(components: components, logger: logger) { port.yield($0) }
+        let group = app.serviceGroup()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var listening = ports.makeAsyncIterator()
+            guard let port = await listening.next() else { return }
+            let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60)))
+            client.connect()
+            do {
+                try await test(EdgeTestClient(client: client))
+            } catch {
+                try? await client.shutdown()
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            try await client.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> Response {
+        var headers = headers
+        headers[.connection] = "keep-alive"
+        let response = try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: body))
+        return Response(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer())
+    }
+}
+
+extension EdgeTestClient {
     /// A tracking request from `ip` (sent as X-Forwarded-For from the trusted loopback proxy).
     func track(
         _ uri: String, method: HTTPRequest.Method = .get, ip: String = "203.0.113.77",
         userAgent: String = Fixtures.chrome, headers extra: [String: String] = [:], body: String? = nil
-    ) async throws -> TestResponse {
+    ) async throws -> Response {
         var headers: HTTPFields = [.userAgent: userAgent, HTTPField.Name("X-Forwarded-For")!: ip]
         for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
         return try await executeRequest(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
