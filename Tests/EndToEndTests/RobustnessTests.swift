@@ -385,7 +385,51 @@ struct RobustnessTests {
             }
         }
 
+        /// Everything the server sends until it closes the connection.
+        func receiveUntilClosed() -> String {
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { return String(decoding: received, as: UTF8.self) }
+                received += buffer[0..<n]
+            }
+        }
+
         deinit { close(fd) }
+    }
+
+    @Test("The edge's listener: 404, 405 with Allow, pipelined requests answered in order, Connection: close, HTTP/1.0, a malformed request 400")
+    func listenerSemantics() async throws {
+        let sandbox = try ShippingSandbox()
+        defer { sandbox.remove() }
+        let edge = try sandbox.startEdge("edge")
+        let connection = try RawConnection(port: edge.port)
+        connection.send("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        let missing = connection.receive()
+        #expect(missing.text.hasPrefix("HTTP/1.1 404") && !missing.closed, "\(missing)")
+        connection.send("DELETE /matomo.php HTTP/1.1\r\nHost: x\r\n\r\n")
+        let wrongMethod = connection.receive()
+        #expect(wrongMethod.text.hasPrefix("HTTP/1.1 405") && wrongMethod.text.lowercased().contains("allow: get, post, options"), "\(wrongMethod)")
+        // Two requests in one write, the second asking to close: two answers in order, then the close.
+        connection.send(
+            "GET /matomo.php?idsite=1&rec=1&send_image=0&url=https%3A%2F%2Fexample.com%2Fpipelined HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let both = connection.receiveUntilClosed()
+        let statusLines = both.split(separator: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }
+        #expect(statusLines.map { $0.prefix(12) } == ["HTTP/1.1 204", "HTTP/1.1 200"], "\(both)")
+        #expect(both.lowercased().contains("connection: close"), "\(both)")
+
+        let old = try RawConnection(port: edge.port)
+        old.send("GET /healthz HTTP/1.0\r\n\r\n")
+        let answer = old.receiveUntilClosed()
+        #expect(answer.hasPrefix("HTTP/1.0 200") && answer.contains("\"status\":\"ok\""), "\(answer)")
+
+        let garbage = try RawConnection(port: edge.port)
+        garbage.send("NOT HTTP AT ALL\r\n\r\n")
+        let refused = garbage.receiveUntilClosed()
+        #expect(refused.hasPrefix("HTTP/1.1 400"), "\(refused)")
+        Self.stop(edge)
     }
 
     @Test("Slow clients are cut off at the header and body deadlines; one client holds at most its share of connections")

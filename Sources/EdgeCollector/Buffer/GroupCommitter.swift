@@ -3,10 +3,17 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Group commit for the buffer: requests hand their hits over and (with `ack = "durable"`) wait; one
-/// writer loop takes everything that has arrived since its last transaction and commits it at once, so
-/// many concurrent hits share one transaction and one fsync. Drop counts ride along in the same
-/// transaction. On graceful shutdown the loop stops taking work, commits what is pending and returns.
+/// Group commit for the buffer: requests hand their hits over and (with `ack = "durable"`) wait for the
+/// transaction that holds them; everything that arrived since the last transaction is committed at once,
+/// so many concurrent hits share one transaction and one fsync. Drop counts ride along.
+///
+/// With durable acknowledgement the request that finds no transaction under way commits itself, on its
+/// own thread (an event loop of the listener), and goes on committing whatever arrived meanwhile, for a
+/// few rounds; requests arriving during a transaction only queue. There is no hand-over to a writer
+/// thread and back per transaction: on two cores, waiting for a third thread to be scheduled made the
+/// latency tail (docs/performance.md). The writer loop commits what is left after those rounds, drop
+/// counts, and every hit under `ack = "fast"`. On graceful shutdown it stops taking work, commits what
+/// is pending and returns.
 public final class GroupCommitter: Service, Sendable {
     public enum Failure: Error, Equatable {
         /// The buffer holds `max_buffer_bytes`; the request is refused with 503 and nothing is stored.
@@ -32,7 +39,13 @@ public final class GroupCommitter: Service, Sendable {
         var refusing = false
         /// Why the last buffer write failed (a full disk, a lost file), until a write succeeds again.
         var writeFailure: String?
+        /// A transaction is being written (by a request's thread or the writer loop); whoever holds this
+        /// commits until nothing is pending, and only then lets it go.
+        var committing = false
     }
+
+    /// How many transactions a request's thread commits in a row before it leaves the rest to the loop.
+    private static let leaderRounds = 4
 
     /// Called once, from the writer, when the hits are committed or could not be.
     public typealias Completion = @Sendable (Result<Void, any Error>) -> Void
@@ -62,21 +75,51 @@ public final class GroupCommitter: Service, Sendable {
     }
 
     /// Hands hits to the buffer and calls `completion` once: with durable acknowledgement when their
-    /// transaction has committed (from the writer), otherwise as soon as they are admitted (from here).
-    /// Hits that do not fit are refused whole with `bufferFull`.
+    /// transaction has committed (on this thread if it wrote the transaction, else on the one that did),
+    /// otherwise as soon as they are admitted. Hits that do not fit are refused whole with `bufferFull`.
     public func submit(_ hits: [BufferedHit], completion: @escaping Completion) {
         guard !hits.isEmpty else { return completion(.success(())) }
         let bytes = hits.reduce(0) { $0 + $1.payload.count }
-        let refused: Failure? = state.withLock { state in
-            if let refusal = admit(&state, bytes: bytes) { return refusal }
+        let (refused, lead): (Failure?, Bool) = state.withLock { state in
+            if let refusal = admit(&state, bytes: bytes) { return (refusal, false) }
             state.pending.hits.append(contentsOf: hits)
             if durable { state.pending.waiters.append(completion) }
             state.pending.bytes += bytes
-            return nil
+            guard durable, !state.committing else { return (nil, false) }
+            state.committing = true
+            return (nil, true)
         }
         if let refused { return completion(.failure(refused)) }
-        wake.yield()
-        if !durable { completion(.success(())) }
+        if lead {
+            commitRounds()
+        } else if !durable {
+            wake.yield()
+            completion(.success(()))
+        }
+        // Durable and a transaction under way: its writer takes these hits in its next round.
+    }
+
+    /// Commits what is pending on the calling thread, round after round while more arrives; after
+    /// `leaderRounds` the writer loop takes over what is left.
+    private func commitRounds() {
+        for round in 1...Self.leaderRounds {
+            let batch = take()
+            commit(batch, write: { try sink.append(batch.hits, drops: batch.drops) })
+            let handOver = state.withLock { state -> Bool? in
+                if state.pending.isEmpty {
+                    state.committing = false
+                    return false
+                }
+                guard round == Self.leaderRounds else { return nil }
+                state.committing = false
+                return true
+            }
+            switch handOver {
+            case nil: continue
+            case false?: return
+            case true?: wake.yield(); return
+            }
+        }
     }
 
     private func admit(_ state: inout State, bytes: Int) -> Failure? {
@@ -108,35 +151,75 @@ public final class GroupCommitter: Service, Sendable {
 
     public func run() async throws {
         for await _ in wakeups.cancelOnGracefulShutdown() {
-            await commitPending()
+            await commitUntilEmpty()
         }
         state.withLock { $0.closed = true }
-        await commitPending()
+        await commitUntilEmpty(waitingForOthers: true)
     }
 
-    /// Commits everything pending in one transaction and answers its waiters.
-    private func commitPending() async {
-        let batch: Pending = state.withLock { state in
+    /// The writer loop's turn: unless a request's thread is committing (it will take what is pending),
+    /// commits until nothing is pending. At shutdown it waits for such a thread to finish first.
+    private func commitUntilEmpty(waitingForOthers: Bool = false) async {
+        while true {
+            let acquired = state.withLock { state in
+                guard !state.committing else { return false }
+                state.committing = true
+                return true
+            }
+            if acquired { break }
+            guard waitingForOthers else { return }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        while true {
+            let batch = take()
+            if !batch.isEmpty {
+                do {
+                    try await sink.append(batch.hits, drops: batch.drops)
+                    finished(batch, with: nil)
+                } catch {
+                    finished(batch, with: error)
+                }
+            }
+            let done = state.withLock { state in
+                guard state.pending.isEmpty else { return false }
+                state.committing = false
+                return true
+            }
+            if done { return }
+        }
+    }
+
+    /// Takes everything pending for one transaction.
+    private func take() -> Pending {
+        state.withLock { state in
             let batch = state.pending
             state.pending = Pending()
             state.inFlightBytes = batch.bytes
             return batch
         }
+    }
+
+    /// Writes one transaction on the calling thread and answers its waiters.
+    private func commit(_ batch: Pending, write: () throws -> Void) {
         guard !batch.isEmpty else { return }
         do {
-            try await sink.append(batch.hits, drops: batch.drops)
-            state.withLock { state in
-                state.inFlightBytes = 0
-                state.writeFailure = nil
-            }
-            for waiter in batch.waiters { waiter(.success(())) }
+            try write()
+            finished(batch, with: nil)
         } catch {
-            state.withLock { state in
-                state.inFlightBytes = 0
-                state.writeFailure = "\(error)"
-            }
-            logger.error("Buffer write failed; \(batch.hits.count) hit(s) were not stored", metadata: ["error": "\(error)"])
-            for waiter in batch.waiters { waiter(.failure(error)) }
+            finished(batch, with: error)
         }
+    }
+
+    private func finished(_ batch: Pending, with error: (any Error)?) {
+        state.withLock { state in
+            state.inFlightBytes = 0
+            state.writeFailure = error.map { "\($0)" }
+        }
+        guard let error else {
+            for waiter in batch.waiters { waiter(.success(())) }
+            return
+        }
+        logger.error("Buffer write failed; \(batch.hits.count) hit(s) were not stored", metadata: ["error": "\(error)"])
+        for waiter in batch.waiters { waiter(.failure(error)) }
     }
 }

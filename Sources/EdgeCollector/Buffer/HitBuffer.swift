@@ -25,7 +25,9 @@ public struct BufferedHit: Sendable {
 
 /// Where accepted hits go. `HitBuffer` is the real one; tests may substitute another.
 public protocol HitSink: Sendable {
-    /// Stores the hits and adds the drop counts in one transaction: all of it or nothing.
+    /// Stores the hits and adds the drop counts in one transaction: all of it or nothing. The first blocks
+    /// the calling thread until the transaction has committed; the second suspends instead.
+    func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws
     func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws
     /// Payload bytes held now (what `max_buffer_bytes` limits).
     var storedBytes: Int { get }
@@ -153,22 +155,34 @@ public struct HitBuffer: HitSink {
     public var storedBytes: Int { totals.value.withLock { $0.bytes } }
     public var storedCount: Int { totals.value.withLock { $0.count } }
 
+    public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
+        let now = clock.now().millisecondsSince1970
+        try writer.write { db in try Self.insert(hits, drops: drops, receivedAt: now, db) }
+        counted(hits)
+    }
+
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws {
         let now = clock.now().millisecondsSince1970
-        try await writer.write { db in
-            let insert = try db.cachedStatement(
-                sql: "INSERT INTO hits (received_at, site_id, policy_digest, payload) VALUES (?, ?, ?, ?)")
-            for hit in hits {
-                // Four values for four placeholders: GRDB's argument check is skipped.
-                insert.setUncheckedArguments([now, hit.siteID, hit.policyDigest.hex, hit.payload])
-                try insert.execute()
-            }
-            let count = try db.cachedStatement(sql: """
-                INSERT INTO drop_counts (reason, count) VALUES (?, ?)
-                ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count
-                """)
-            for (reason, n) in drops { try count.execute(arguments: [reason.rawValue, n]) }
+        try await writer.write { db in try Self.insert(hits, drops: drops, receivedAt: now, db) }
+        counted(hits)
+    }
+
+    private static func insert(_ hits: [BufferedHit], drops: [DropReason: Int], receivedAt now: Int64, _ db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO hits (received_at, site_id, policy_digest, payload) VALUES (?, ?, ?, ?)")
+        for hit in hits {
+            // Four values for four placeholders: GRDB's argument check is skipped.
+            insert.setUncheckedArguments([now, hit.siteID, hit.policyDigest.hex, hit.payload])
+            try insert.execute()
         }
+        let count = try db.cachedStatement(sql: """
+            INSERT INTO drop_counts (reason, count) VALUES (?, ?)
+            ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count
+            """)
+        for (reason, n) in drops { try count.execute(arguments: [reason.rawValue, n]) }
+    }
+
+    private func counted(_ hits: [BufferedHit]) {
         let bytes = hits.reduce(0) { $0 + $1.payload.count }
         totals.value.withLock { $0 = ($0.count + hits.count, $0.bytes + bytes) }
     }

@@ -1,0 +1,141 @@
+import EdgeCollector
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TallyCore
+import TrackingInput
+import Testing
+
+@Suite("Group commit into the buffer")
+struct GroupCommitterTests {
+    /// The real buffer behind a sink that counts transactions, can hold the first one until told, and can
+    /// be made to fail.
+    final class CountingSink: HitSink {
+        struct Counts { var transactions = 0; var writing = 0; var overlapped = false; var failNext = false }
+        let buffer: HitBuffer
+        let counts = Mutex(Counts())
+        let holdFirst: DispatchSemaphore?
+        let firstStarted = DispatchSemaphore(value: 0)
+
+        init(buffer: HitBuffer, holdFirst: Bool = false) {
+            self.buffer = buffer
+            self.holdFirst = holdFirst ? DispatchSemaphore(value: 0) : nil
+        }
+
+        var storedBytes: Int { buffer.storedBytes }
+
+        func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws { try write(hits, drops: drops) }
+
+        func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws { try write(hits, drops: drops) }
+
+        private func write(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
+            let (number, fail) = counts.withLock { counts in
+                counts.transactions += 1
+                counts.writing += 1
+                if counts.writing > 1 { counts.overlapped = true }
+                defer { counts.failNext = false }
+                return (counts.transactions, counts.failNext)
+            }
+            defer { counts.withLock { $0.writing -= 1 } }
+            if number == 1, let holdFirst {
+                firstStarted.signal()
+                holdFirst.wait()
+            }
+            if fail { throw CocoaError(.fileWriteOutOfSpace) }
+            try buffer.append(hits, drops: drops)
+        }
+    }
+
+    static func hit(_ n: Int) throws -> BufferedHit {
+        var hit = Hit(siteID: 1, kind: .pageview, timestamp: 1_764_547_200_000 + Int64(n))
+        hit.url = "https://example.com/\(n)"
+        return try BufferedHit(hit: hit, policyDigest: PolicyDigest(canonicalText: "policy"))
+    }
+
+    @Test("Durable: a hit is in the buffer file when its submitter hears back; hits sent during a transaction share the next one")
+    func groupCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let sink = CountingSink(buffer: buffer, holdFirst: true)
+        let committer = GroupCommitter(sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"))
+        let path = directory.file("buffer.sqlite")
+        let answered = Mutex<[Int: Int]>([:])
+        let firstReturned = DispatchSemaphore(value: 0)
+
+        // The first submitter writes the transaction itself and is held inside it (on its own thread).
+        let first = Thread {
+            committer.submit([try! Self.hit(0)]) { result in
+                #expect((try? result.get()) != nil)
+                // Read through a separate connection: the hit is committed before the answer.
+                let stored = (try? HitBuffer.open(path: path).oldest(limit: 100).map(\.hit.url)) ?? []
+                #expect(stored.contains("https://example.com/0"))
+                answered.withLock { $0[0, default: 0] += 1 }
+            }
+            firstReturned.signal()
+        }
+        first.start()
+        sink.firstStarted.wait()
+        // Meanwhile 49 more arrive from other threads; none of them writes, they queue.
+        DispatchQueue.concurrentPerform(iterations: 49) { index in
+            let n = index + 1
+            committer.submit([try! Self.hit(n)]) { result in
+                #expect((try? result.get()) != nil)
+                answered.withLock { $0[n, default: 0] += 1 }
+            }
+        }
+        #expect(answered.withLock { $0.isEmpty }, "nobody is answered before the transactions commit")
+        sink.holdFirst?.signal()
+        // The first submitter's thread commits the 49 in its next round, answering them before its own
+        // submit returns. (The bound only keeps a broken committer from hanging the run.)
+        #expect(firstReturned.wait(timeout: .now() + 60) == .success)
+
+        #expect(answered.withLock { $0.values.allSatisfy { $0 == 1 } }, "every submitter is answered exactly once")
+        let counts = sink.counts.withLock { $0 }
+        #expect(counts.transactions == 2, "the 49 queued hits share one transaction")
+        #expect(!counts.overlapped, "transactions never overlap")
+        let urls = try buffer.oldest(limit: 100).map(\.hit.url)
+        #expect(Set(urls).count == 50 && urls.count == 50)
+    }
+
+    @Test("A failed write answers its submitters with the error and is reported until a write succeeds; hits that do not fit are refused whole")
+    func failuresAndSpace() async throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let sink = CountingSink(buffer: buffer)
+        let one = try Self.hit(1)
+        let committer = GroupCommitter(sink: sink, maxBytes: one.payload.count * 3, ack: .durable, logger: Logger(label: "test"))
+
+        sink.counts.withLock { $0.failNext = true }
+        await #expect(throws: CocoaError.self) { try await committer.submit([one]) }
+        #expect(committer.writeFailure != nil)
+        try await committer.submit([one])
+        #expect(committer.writeFailure == nil)
+        #expect(buffer.storedCount == 1)
+
+        await #expect(throws: GroupCommitter.Failure.bufferFull) { try await committer.submit([one, one, one]) }
+        #expect(committer.isRefusing)
+        #expect(buffer.storedCount == 1, "nothing of a refused submission is stored")
+        try await committer.submit([one])
+        #expect(!committer.isRefusing && buffer.storedCount == 2)
+    }
+
+    @Test("Drop counts and fast-acknowledged hits are committed by the writer loop, and what is pending at shutdown is committed")
+    func writerLoopAndShutdown() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("buffer.sqlite")
+        let buffer = try HitBuffer.open(path: path)
+        let committer = GroupCommitter(sink: buffer, maxBytes: 1 << 30, ack: .fast, logger: Logger(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [committer], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for n in 0..<20 { try await committer.submit([try Self.hit(n)]) }
+            committer.countDrop(.bot)
+            committer.countDrop(.bot)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try HitBuffer.open(path: path).oldest(limit: 100).count == 20)
+        #expect(try BufferStatus.read(bufferAt: path, now: Date()).drops[.bot] == 2)
+    }
+}
