@@ -2,8 +2,9 @@
 # Edge ingest: tally-edge (full privacy pipeline, a GeoIP database of 50,000 networks, durable ack) against
 # nginx answering `return 204`, both driven by wrk with the same Matomo pageview mix (matomo-mix.lua),
 # alternately, several times. Prints requests/s at full load, p50/p99 latency at half of Tally's maximum
-# rate, and tally-edge's resident memory idle and at its peak under load. A Hummingbird route that does
-# nothing (`tally-bench bare`) runs in the same rounds: the ceiling of the HTTP stack the edge is built on.
+# rate, tally-edge's resident memory idle and at its peak under load, and each server's CPU time per request
+# at full load. The edge's HTTP stack with nothing behind it (`tally-bench bare`: SwiftNIO's HTTP/1 server
+# set up as the edge sets it up, answering 204) runs in the same rounds: the ceiling of the stack.
 #   scripts/bench/edge.sh [RUNS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -105,12 +106,30 @@ wrk_run "$nginx_port" "$connections" > /dev/null
 wrk_run "$bare_port" "$connections" > /dev/null
 wrk_run "$tally_port" "$connections" > /dev/null
 
-nginx_rps=(); bare_rps=(); tally_rps=(); tally_bad=0
+# CPU time (user and system, in clock ticks) of a process and its children (nginx's workers).
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+# wrk_timed PORT PID → "requests/s µs-of-server-CPU-per-request non_2xx"
+wrk_timed() {
+    local before after rps bad
+    before=$(cpu_ticks "$2")
+    read -r rps _ _ bad < <(wrk_run "$1" "$connections")
+    after=$(cpu_ticks "$2")
+    echo "$rps $(awk -v t=$((after - before)) -v u="$tick_us" -v r="$rps" -v s="$seconds" 'BEGIN { printf "%.0f", t * u / (r * s) }') $bad"
+}
+
+nginx_rps=(); bare_rps=(); tally_rps=(); nginx_cpu=(); bare_cpu=(); tally_cpu=(); tally_bad=0
 for run in $(seq "$runs"); do
-    read -r rps _ _ _ < <(wrk_run "$nginx_port" "$connections"); nginx_rps+=("$rps")
-    read -r rps _ _ _ < <(wrk_run "$bare_port" "$connections"); bare_rps+=("$rps")
-    read -r rps _ _ bad < <(wrk_run "$tally_port" "$connections"); tally_rps+=("$rps"); tally_bad=$((tally_bad + bad))
-    echo "Run $run at full load: nginx ${nginx_rps[-1]} req/s, bare Hummingbird ${bare_rps[-1]} req/s, tally-edge ${tally_rps[-1]} req/s." >&2
+    read -r rps cpu _ < <(wrk_timed "$nginx_port" "$nginx_pid"); nginx_rps+=("$rps"); nginx_cpu+=("$cpu")
+    read -r rps cpu _ < <(wrk_timed "$bare_port" "$bare_pid"); bare_rps+=("$rps"); bare_cpu+=("$cpu")
+    read -r rps cpu bad < <(wrk_timed "$tally_port" "$edge_pid"); tally_rps+=("$rps"); tally_cpu+=("$cpu"); tally_bad=$((tally_bad + bad))
+    echo "Run $run at full load: nginx ${nginx_rps[-1]} req/s, bare stack ${bare_rps[-1]} req/s, tally-edge ${tally_rps[-1]} req/s." >&2
 done
 nginx_max=$(median "${nginx_rps[@]}")
 bare_max=$(median "${bare_rps[@]}")
@@ -136,7 +155,8 @@ Machine: $(machine)
 | Measure | nginx \`return 204\` | tally-edge | ratio |
 |---|---:|---:|---:|
 | Requests/s at full load ($connections connections) | $nginx_max | $tally_max | $(ratio "$tally_max" "$nginx_max")× |
-| Requests/s of a Hummingbird route that does nothing | $nginx_max | $bare_max | $(ratio "$bare_max" "$nginx_max")× |
+| Requests/s of the edge's HTTP stack with nothing behind it | $nginx_max | $bare_max | $(ratio "$bare_max" "$nginx_max")× |
+| Server CPU per request at full load, µs (bare stack: $(median "${bare_cpu[@]}")) | $(median "${nginx_cpu[@]}") | $(median "${tally_cpu[@]}") | |
 | Achieved rate when offered $target req/s (half of Tally's max), req/s | $(median "${n_rate[@]}") | $(median "${t_rate[@]}") | |
 | p50 latency at the paced rate, ms | $(median "${n_p50[@]}") | $(median "${t_p50[@]}") | |
 | p99 latency at the paced rate, ms | $(median "${n_p99[@]}") | $(median "${t_p99[@]}") | |
