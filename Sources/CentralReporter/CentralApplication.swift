@@ -115,12 +115,13 @@ public func buildAPIApplication(
 ) throws -> some ApplicationProtocol {
     let config = components.config
     let router = Router(context: APIRequestContext.self)
+    // One failure limiter for both APIs: a client cooling down is refused by either.
+    let limiter = FailureLimiter(maxFailures: config.api.maxFailures, window: Double(config.api.failureWindowSeconds), cooldown: Double(config.api.cooldownSeconds))
     let group = router.group("api/v1")
-    group.add(middleware: TokenAuthentication(
-        store: components.store,
-        limiter: FailureLimiter(maxFailures: config.api.maxFailures, window: Double(config.api.failureWindowSeconds), cooldown: Double(config.api.cooldownSeconds)),
-        clock: clock))
+    group.add(middleware: TokenAuthentication(store: components.store, limiter: limiter, clock: clock))
     ReportAPIController(config: config, reports: components.reports).addRoutes(to: group)
+    MatomoAPIController(config: config, reports: components.reports, store: components.store, limiter: limiter, clock: clock)
+        .addRoutes(to: router)
     CentralHealthController(store: components.store, clock: clock).addRoutes(to: router)
     let http: HTTPServerBuilder = .http1(
         configuration: .guarded(config.connections, connections: ClientConnections(limit: config.connections.maxConnectionsPerClient)))

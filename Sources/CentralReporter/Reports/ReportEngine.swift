@@ -83,10 +83,15 @@ public struct ReportEngine: Sendable {
     /// The site's today, in its time zone.
     public func today(site: ReportSite) -> LocalDay { LocalDay(containing: clock.now(), in: site.timeZone) }
 
-    public func report(_ definition: ReportDefinition, site: ReportSite, period: ReportPeriod, limit: Int) async throws -> ReportTable {
+    /// Aggregates the site's days of the period that are still dirty, so what is read next is current.
+    func refresh(site: ReportSite, period: ReportPeriod) async throws {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
         _ = try await store.recompute(
             try store.dirtyDays(limit: .max).filter { $0.site == site.id && $0.day >= period.from && $0.day <= period.to }, gap: gap)
+    }
+
+    public func report(_ definition: ReportDefinition, site: ReportSite, period: ReportPeriod, limit: Int) async throws -> ReportTable {
+        try await refresh(site: site, period: period)
         var table = ReportTable(
             report: definition.id, title: definition.title, site: site, period: period, generatedAt: clock.now(),
             dimension: definition.dimension,

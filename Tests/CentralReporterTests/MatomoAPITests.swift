@@ -1,0 +1,182 @@
+import CentralReporter
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import TallyCore
+import Testing
+
+/// Matomo's Reporting API on central, over the report fixture's data, through real HTTP (curl).
+@Suite("Matomo Reporting API", .serialized)
+struct MatomoAPITests {
+    static let now = ISO8601DateFormatter().date(from: "2026-11-02T12:00:00Z")!
+
+    /// GET `/index.php?…` (or POST the query as a form body) and return status, content type and the raw body.
+    static func call(_ api: RunningAPI, _ query: String, post: Bool = false, path: String = "/index.php") async throws -> (status: Int, type: String, body: Data) {
+        var arguments = ["-s", "-o", api.directory + "/matomo-body", "-w", "%{http_code} %{content_type}"]
+        if post {
+            arguments += ["--data-binary", query, "http://127.0.0.1:\(api.port)\(path)"]
+        } else {
+            arguments.append("http://127.0.0.1:\(api.port)\(path)?\(query)")
+        }
+        let (_, output) = try await run("/usr/bin/curl", arguments)
+        let parts = output.split(separator: " ", maxSplits: 1)
+        let body = (try? Data(contentsOf: URL(fileURLWithPath: api.directory + "/matomo-body"))) ?? Data()
+        return (Int(parts.first ?? "") ?? 0, parts.count > 1 ? String(parts[1]) : "", body)
+    }
+
+    static func json(_ api: RunningAPI, _ query: String) async throws -> Any {
+        let answer = try await call(api, query + "&format=json")
+        #expect(answer.status == 200, "\(query)")
+        return try JSONSerialization.jsonObject(with: answer.body, options: [.fragmentsAllowed])
+    }
+
+    static func errorMessage(_ api: RunningAPI, _ query: String) async throws -> String? {
+        let object = try await json(api, query) as? [String: Any]
+        guard object?["result"] as? String == "error" else { return nil }
+        return object?["message"] as? String
+    }
+
+    @Test("Versions, sites, VisitsSummary and reports answer with Matomo's shapes and columns, and the same numbers as /api/v1")
+    func methods() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let auth = "module=API&token_auth=\(token)"
+
+        #expect(try await Self.json(api, "\(auth)&method=API.getMatomoVersion") as? [String: String] == ["value": "5.0.0"])
+        #expect(try await Self.json(api, "\(auth)&method=SitesManager.getSitesIdWithAtLeastViewAccess") as? [Int] == [1])
+        let site = try #require(try await Self.json(api, "\(auth)&method=SitesManager.getSiteFromId&idSite=1") as? [String: Any])
+        #expect(site["idsite"] as? Int == 1 && site["name"] as? String == "Example 例え" && site["timezone"] as? String == "Europe/Berlin")
+
+        // VisitsSummary.get: one object, Matomo's columns, the numbers /api/v1's summary has.
+        let summary = try #require(try await Self.json(api, "\(auth)&method=VisitsSummary.get&idSite=1&period=range&date=2026-10-24,2026-10-26") as? [String: Any])
+        #expect(summary["nb_visits"] as? Int == 8 && summary["nb_uniq_visitors"] as? Int == 4)
+        let v1 = try await api.get("/api/v1/reports/summary?site=1&period=range&date=2026-10-24,2026-10-26", token: token)
+        let v1Summary = try #require((try JSONSerialization.jsonObject(with: Data(v1.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        let v1Values = try #require(v1Summary.first)
+        #expect(v1Values["actions"] as? Int == summary["nb_actions"] as? Int, "\(v1Values) \(summary)")
+        #expect((summary["bounce_rate"] as? String)?.hasSuffix("%") == true)
+
+        // One value per day, keyed by date, adding up to the range's visits.
+        let perDay = try #require(try await Self.json(api, "\(auth)&method=VisitsSummary.getVisits&idSite=1&period=day&date=2026-10-24,2026-10-26") as? [String: Int])
+        #expect(perDay.keys.sorted() == ["2026-10-24", "2026-10-25", "2026-10-26"])
+        #expect(perDay.values.reduce(0, +) == 8)
+        let months = try #require(try await Self.json(api, "\(auth)&method=VisitsSummary.get&idSite=1&period=month&date=last2") as? [String: Any])
+        #expect(months.keys.sorted() == ["2026-10", "2026-11"])
+        let previous = try #require(try await Self.json(api, "\(auth)&method=VisitsSummary.getVisits&idSite=1&period=day&date=previous3") as? [String: Int])
+        #expect(previous.keys.sorted() == ["2026-10-30", "2026-10-31", "2026-11-01"])
+        let weeks = try #require(try await Self.json(api, "\(auth)&method=VisitsSummary.getVisits&idSite=1&period=week&date=last2") as? [String: Int])
+        #expect(weeks.keys.sorted() == ["2026-10-26,2026-11-01", "2026-11-02,2026-11-08"])
+        let years = try await Self.call(api, "\(auth)&method=VisitsSummary.getVisits&idSite=1&period=year&date=last2&format=csv&convertToUnicode=0")
+        #expect(String(decoding: years.body, as: UTF8.self).hasPrefix("date,value\n2025,0\n2026,"))
+        let bySite = try await Self.call(api, "\(auth)&method=VisitsSummary.getVisits&idSite=all&period=day&date=2026-10-24&format=xml")
+        #expect(String(decoding: bySite.body, as: UTF8.self).contains("<results>\n\t<result idSite=\"1\">"))
+
+        // A report: rows with label and Matomo's columns, each equal to /api/v1's row of the same label.
+        let countries = try #require(try await Self.json(api, "\(auth)&method=UserCountry.getCountry&idSite=1&period=month&date=2026-10-01") as? [[String: Any]])
+        let v1Countries = try await api.get("/api/v1/reports/countries?site=1&period=month&date=2026-10-01&format=csv", token: token)
+        let v1Rows = v1Countries.body.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        #expect(countries.count == v1Rows.count)
+        for row in v1Rows {
+            let matching = countries.first { $0["label"] as? String == row[0] }
+            #expect(matching?["nb_visits"] as? Int == Int(row[1]) && matching?["nb_actions"] as? Int == Int(row[2]), "\(row)")
+        }
+        #expect(countries.first?["label"] as? String == "FR" && countries.first?["code"] as? String == "fr")
+        let pages = try #require(try await Self.json(api, "\(auth)&method=Actions.getPageUrls&idSite=1&period=month&date=2026-10-01&filter_limit=2") as? [[String: Any]])
+        #expect(pages.count == 2 && pages.allSatisfy { $0["nb_hits"] is Int && $0["nb_visits"] is Int })
+        let types = try #require(try await Self.json(api, "\(auth)&method=Referrers.getReferrerType&idSite=1&period=month&date=2026-10-01") as? [[String: Any]])
+        #expect(types.contains { $0["label"] as? String == "Direct Entry" && $0["referer_type"] as? Int == 1 })
+        let hours = try #require(try await Self.json(api, "\(auth)&method=VisitTime.getVisitInformationPerServerTime&idSite=1&period=month&date=2026-10-01") as? [[String: Any]])
+        let hourNumbers = hours.compactMap { ($0["label"] as? String).flatMap { $0.hasSuffix("h") ? Int($0.dropLast()) : nil } }
+        #expect(!hours.isEmpty && hourNumbers.count == hours.count && hourNumbers == hourNumbers.sorted(), "\(hours)")
+        try await api.stop()
+    }
+
+    @Test("Filters: sort, offset, limit, label, showColumns and hideColumns")
+    func filters() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let base = "module=API&token_auth=\(token)&method=UserCountry.getCountry&idSite=1&period=month&date=2026-10-01"
+        let all = try #require(try await Self.json(api, base) as? [[String: Any]])
+        #expect(all.count >= 2)
+        let byLabel = try #require(try await Self.json(api, base + "&filter_sort_column=label&filter_sort_order=asc") as? [[String: Any]])
+        let labels = byLabel.compactMap { $0["label"] as? String }
+        #expect(labels == labels.sorted() && labels.count == all.count)
+        let second = try #require(try await Self.json(api, base + "&filter_offset=1&filter_limit=1") as? [[String: Any]])
+        #expect(second.count == 1 && second[0]["label"] as? String == all[1]["label"] as? String)
+        let one = try #require(try await Self.json(api, base + "&label=FR&showColumns=nb_visits") as? [[String: Any]])
+        #expect(one.count == 1 && Set(one[0].keys) == ["label", "nb_visits"])
+        let hidden = try #require(try await Self.json(api, base + "&hideColumns=bounce_rate,code") as? [[String: Any]])
+        #expect(hidden.allSatisfy { $0["bounce_rate"] == nil && $0["code"] == nil && $0["nb_visits"] != nil })
+        try await api.stop()
+    }
+
+    @Test("XML, CSV and TSV (UTF-16LE with a byte-order mark unless convertToUnicode=0), POST bodies and bulk requests")
+    func formats() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let base = "module=API&token_auth=\(token)&method=UserCountry.getCountry&idSite=1&period=month&date=2026-10-01"
+
+        let xml = try await Self.call(api, base)  // Matomo's default format is XML.
+        let xmlText = String(decoding: xml.body, as: UTF8.self)
+        #expect(xml.type.hasPrefix("text/xml") && xmlText.hasPrefix("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>\n\t<row>\n\t\t<label>FR</label>"))
+        _ = try XMLDocument(data: xml.body)
+
+        let csv = try await Self.call(api, base + "&format=csv")
+        #expect(Array(csv.body.prefix(2)) == [0xFF, 0xFE])
+        let csvText = try #require(String(data: csv.body.dropFirst(2), encoding: .utf16LittleEndian))
+        #expect(csvText.hasPrefix("label,nb_visits,nb_actions,bounce_count,sum_visit_length,bounce_rate,nb_actions_per_visit,avg_time_on_site,code\nFR,3,"))
+        let utf8 = try await Self.call(api, base + "&format=tsv&convertToUnicode=0")
+        #expect(String(decoding: utf8.body, as: UTF8.self).hasPrefix("label\tnb_visits\tnb_actions"))
+
+        let posted = try await Self.call(api, base + "&format=json", post: true, path: "/matomo/index.php")
+        #expect((try JSONSerialization.jsonObject(with: posted.body) as? [[String: Any]])?.first?["label"] as? String == "FR")
+
+        let first = "method=VisitsSummary.getVisits&idSite=1&period=day&date=2026-10-24".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let second = "method=API.getMatomoVersion".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let bulk = try #require(try await Self.json(api, "module=API&token_auth=\(token)&method=API.getBulkRequest&urls%5B0%5D=\(first)&urls%5B1%5D=\(second)") as? [Any])
+        #expect(bulk.count == 2)
+        #expect((bulk[0] as? [String: Int])?["value"] != nil && (bulk[1] as? [String: String])?["value"] == "5.0.0")
+        try await api.stop()
+    }
+
+    @Test("Errors follow Matomo's convention (status 200, result error, one message); out-of-scope sites read like missing ones; nothing else happens")
+    func errors() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let auth = "module=API&token_auth=\(token)"
+        let day = "idSite=1&period=day&date=2026-10-24"
+
+        #expect(try await Self.errorMessage(api, "module=API&method=VisitsSummary.get&\(day)")?.contains("requires 'view' access") == true)
+        #expect(try await Self.errorMessage(api, "module=API&token_auth=tly_wrong&method=VisitsSummary.get&\(day)")?.contains("requires 'view' access") == true)
+        #expect(try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.nope&\(day)")
+            == "The method 'nope' does not exist or is not available in the module 'VisitsSummary'.")
+        #expect(try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=1&period=fortnight&date=today")?.hasPrefix("The period 'fortnight' is not supported") == true)
+        #expect(try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=1&period=day&date=someday")?.contains("someday") == true)
+        #expect(try await Self.errorMessage(api, "\(auth)&method=UserCountry.getCountry&\(day)&filter_limit=100000")?.contains("filter_limit=100000") == true)
+        #expect(try await Self.errorMessage(api, "\(auth)&method=Live.getLastVisitsDetails&\(day)")?.contains("no log of individual visits") == true)
+        #expect(try await Self.errorMessage(api, "module=CoreHome&action=index")?.contains("module=API only") == true)
+        let otherSite = try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=2&period=day&date=2026-10-24")
+        let missingSite = try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=99&period=day&date=2026-10-24")
+        #expect(otherSite?.replacingOccurrences(of: "2", with: "N") == missingSite?.replacingOccurrences(of: "99", with: "N"))
+        let html = try await Self.call(api, "\(auth)&method=API.getMatomoVersion&format=html")
+        #expect(html.status == 200 && String(decoding: html.body, as: UTF8.self).contains("The format html is not supported"))
+        // An error in XML is Matomo's <error message="…"/>.
+        let xml = String(decoding: try await Self.call(api, "\(auth)&method=Nope.nope").body, as: UTF8.self)
+        #expect(xml.contains("<error message=\"The method 'nope' does not exist"))
+        try await api.stop()
+    }
+
+    @Test("Failed token_auth counts towards the same cool-down as /api/v1")
+    func sharedLimiter() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        for _ in 0..<api.components.config.api.maxFailures {
+            _ = try await Self.call(api, "module=API&token_auth=tly_wrong&method=API.getMatomoVersion&format=json")
+        }
+        #expect(try await api.get("/api/v1/sites", token: token).status == 429)
+        let refused = try await Self.call(api, "module=API&token_auth=\(token)&method=API.getMatomoVersion&format=json")
+        #expect(refused.status == 429 && String(decoding: refused.body, as: UTF8.self).contains("\"result\":\"error\""))
+        try await api.stop()
+    }
+}
