@@ -11,6 +11,11 @@ python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet c
 python3 -c 'import wcwidth' 2>/dev/null || python3 -m pip install --quiet wcwidth
 # The mail tests deliver to a real SMTP server (scripts/smtp-sink.py).
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
+# The Matomo Reporting API tests drive central with matomo-cli (its CLI and Prometheus exporter). It
+# declares Python 3.12 or later but runs unchanged on Debian 12's 3.11.
+python3 -c 'import matomo_cli' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore --ignore-requires-python matomo-cli==0.1.11
+# ... and matomo-api, a Python wrapper of the Reporting API.
+python3 -c 'import matomo_api' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore matomo-api==1.0b5
 
 swift build --build-tests
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.

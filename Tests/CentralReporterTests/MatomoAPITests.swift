@@ -167,6 +167,91 @@ struct MatomoAPITests {
         try await api.stop()
     }
 
+    @Test("matomo-cli, a Matomo CLI and Prometheus exporter from PyPI, reads central: its numbers are Tally's")
+    func matomoCLI() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "exporter", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let url = "http://127.0.0.1:\(api.port)/index.php"
+
+        // The CLI: VisitsSummary.get as JSON (it prints the decoded object) and as TSV (UTF-16 from central).
+        let (status, printed) = try await run("/usr/bin/env", [
+            "python3", "-m", "matomo_cli.cli", "api", "--url", url, "--token", token, "-m", "VisitsSummary.get",
+            "-i", "1", "-p", "range", "-d", "2026-10-24,2026-10-26", "-f", "json",
+        ])
+        #expect(status == 0 && printed.contains("'nb_visits': 8") && printed.contains("'nb_uniq_visitors': 4"), "\(printed)")
+        let (_, tsv) = try await run("/usr/bin/env", [
+            "python3", "-m", "matomo_cli.cli", "api", "--url", url, "--token", token, "-m", "UserCountry.getCountry",
+            "-i", "1", "-p", "month", "-d", "2026-10-01",
+        ])
+        let lines = tsv.split(separator: "\n")  // after any warnings the CLI's libraries print
+        #expect(lines.contains { $0.hasPrefix("label\tnb_visits\tnb_actions") } && lines.contains { $0.hasPrefix("FR\t3\t") }, "\(tsv)")
+
+        // The exporter's collectors, run once each, then its metrics as Prometheus would scrape them.
+        let script = """
+            import os, matomo_cli.prometheus as p
+            from prometheus_client import generate_latest
+            url, token = os.environ["MATOMO_URL"], os.environ["MATOMO_TOKEN"]
+            p.fetch_and_set_version_info(url, token)
+            p.fetch_and_set_segments_and_sites(url, token)
+            p.fetch_todays_actions(url, token)
+            p.fetch_and_set_matomo_actions_month(url, token)
+            print(generate_latest().decode())
+            """
+        let environment = ["MATOMO_URL": url, "MATOMO_TOKEN": token, "MATOMO_ACTIONS_FROM_YEAR": "2026"]
+        let (exitStatus, metrics) = try await run("/usr/bin/env", environment.map { "\($0)=\($1)" } + ["python3", "-c", script])
+        #expect(exitStatus == 0, "\(metrics)")
+        func sample(_ name: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(sample("matomo_number_of_sites") == 1)
+        #expect(metrics.contains(#"matomo_version_info{full_version="5.0.0",major="5",minor="0",patch="0"} 1.0"#), "\(metrics)")
+        // Actions per month and today, against central's own summary for the token's site.
+        for (month, date) in [("10", "2026-10-01"), ("11", "2026-11-01")] {
+            let report = try await api.get("/api/v1/reports/summary?site=1&period=month&date=\(date)", token: token)
+            let rows = try #require((try JSONSerialization.jsonObject(with: Data(report.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+            let actions = try #require(rows.first?["actions"] as? Int)
+            #expect(sample(#"matomo_number_of_actions_month{month="\#(month)",year="2026"}"#) == Double(actions), "\(month): \(metrics)")
+        }
+        let today = try await api.get("/api/v1/reports/summary?site=1&period=day&date=today", token: token)
+        let todayRows = try #require((try JSONSerialization.jsonObject(with: Data(today.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        #expect(sample("matomo_number_of_actions") == Double(todayRows.first?["actions"] as? Int ?? -1))
+        try await api.stop()
+    }
+
+    @Test("matomo-api, a Python wrapper of the Reporting API from PyPI, reads central with its own parameter builders")
+    func matomoAPIClient() async throws {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: "scripts", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let script = """
+            import json, os, matomo_api as ma
+            client = ma.MatomoApi(os.environ["URL"], os.environ["TOKEN"])
+            site = ma.idSite.one_or_more(1)
+            summary = client.VisitsSummary().get(ma.format.json | site | ma.period.range | ma.date.YMD("2026-10-24,2026-10-26")).json()
+            countries = client.UserCountry().getCountry(ma.format.json | site | ma.period.month | ma.date.YMD("2026-10-01")
+                                                        | ma.showColumns("nb_visits") | ma.filter_limit(2)).json()
+            week = client.VisitsSummary().getVisits(ma.format.json | site | ma.period.day | ma.date.lastWeek).json()
+            days = client.VisitsSummary().getVisits(ma.format.json | site | ma.period.day | ma.date.previous(2)).json()
+            sites = client.SitesManager().getSitesWithAtLeastViewAccess(ma.format.json).json()
+            print(json.dumps({"summary": summary, "countries": countries, "week": week, "days": days, "sites": sites}))
+            """
+        let (status, output) = try await run("/usr/bin/env", ["URL=http://127.0.0.1:\(api.port)/index.php", "TOKEN=\(token)", "python3", "-c", script])
+        #expect(status == 0, "\(output)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+        let summary = try #require(answers["summary"] as? [String: Any])
+        #expect(summary["nb_visits"] as? Int == 8 && summary["nb_uniq_visitors"] as? Int == 4)
+        let countries = try #require(answers["countries"] as? [[String: Any]])
+        #expect(countries.count == 2 && countries[0]["label"] as? String == "FR" && countries[0]["nb_visits"] as? Int == 3)
+        #expect(countries.allSatisfy { Set($0.keys) == ["label", "nb_visits"] })
+        // lastWeek: the same day a week before central's today (2026-11-02).
+        let week = try #require(answers["week"] as? [String: Int])
+        let v1 = try await api.get("/api/v1/reports/summary?site=1&period=day&date=2026-10-26", token: token)
+        let v1Rows = try #require((try JSONSerialization.jsonObject(with: Data(v1.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        #expect(week["value"] == v1Rows.first?["visits"] as? Int)
+        #expect((answers["days"] as? [String: Int]).map { Array($0.keys).sorted() } == ["2026-10-31", "2026-11-01"])
+        #expect((answers["sites"] as? [[String: Any]])?.map { $0["idsite"] as? Int } == [1])
+        try await api.stop()
+    }
+
     @Test("Failed token_auth counts towards the same cool-down as /api/v1")
     func sharedLimiter() async throws {
         let api = try await RunningAPI.start()

@@ -118,6 +118,9 @@ struct MatomoAPIController: Sendable {
         case "SitesManager.getSiteFromId":
             let site = try sites(p["idSite"], token: token, single: true)[0]
             return .row(describe(site))
+        case "SegmentEditor.getAll":
+            // Tally has no stored segments: reports are filtered by site and period only.
+            return .list([])
         case "MultiSites.getAll":
             return try await multiSites(p, token: token)
         default:
@@ -192,6 +195,16 @@ struct MatomoAPIController: Sendable {
         }
         let today = reports.today(site: site)
         var date = dateText
+        // Matomo 4.1's keywords: the same day a week, a month or a year ago (the month's last day where
+        // the day does not exist in it).
+        switch dateText {
+        case "lastWeek": date = today.adding(days: -7).description
+        case "lastMonth", "lastYear":
+            let back = dateText == "lastMonth" ? 1 : 12
+            let month = today.monthStart(monthsBack: back)
+            date = (LocalDay(year: month.year, month: month.month, day: today.day) ?? month.monthEnd).description
+        default: break
+        }
         if date.hasPrefix("previous"), let n = Int(date.dropFirst("previous".count)), n > 0 {
             // previousN: the N periods before the current one.
             let current = ReportPeriod.enclosing(kind == .range ? .day : kind, today)

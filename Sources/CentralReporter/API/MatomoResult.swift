@@ -58,8 +58,8 @@ enum MatomoFormat: String, Sendable, CaseIterable {
         switch self {
         case .json, .original: "application/json; charset=utf-8"
         case .xml: "text/xml; charset=utf-8"
-        case .csv: "application/vnd.ms-excel"
-        case .tsv: "text/tab-separated-values"
+        // Matomo sends both as a spreadsheet download, without a charset (the byte-order mark tells it).
+        case .csv, .tsv: "application/vnd.ms-excel"
         }
     }
 }
