@@ -16,6 +16,8 @@ python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosm
 python3 -c 'import matomo_cli' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore --ignore-requires-python matomo-cli==0.1.11
 # ... and matomo-api, a Python wrapper of the Reporting API.
 python3 -c 'import matomo_api' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore matomo-api==1.0b5
+# docs/openapi.yaml is checked against the running API with openapi-core (scripts/check-openapi.py).
+python3 -c 'import openapi_core, yaml' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore openapi-core==0.23.1 pyyaml
 
 swift build --build-tests
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.
