@@ -25,6 +25,19 @@ struct MatomoAPITests {
         return (Int(parts.first ?? "") ?? 0, parts.count > 1 ? String(parts[1]) : "", body)
     }
 
+    /// A running API and a viewer token for site 1.
+    static func start(token name: String) async throws -> (RunningAPI, String) {
+        let api = try await RunningAPI.start()
+        let (token, _) = try await api.components.store.createToken(name: name, sites: [1], role: .viewer, expiresAt: nil, now: now)
+        return (api, token)
+    }
+
+    /// The rows of a `/api/v1` report in JSON, for comparing numbers.
+    static func v1Rows(_ api: RunningAPI, _ path: String, token: String) async throws -> [[String: Any]] {
+        let answer = try await api.get(path, token: token)
+        return try #require((try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+    }
+
     static func json(_ api: RunningAPI, _ query: String) async throws -> Any {
         let answer = try await call(api, query + "&format=json")
         #expect(answer.status == 200, "\(query)")
@@ -39,8 +52,7 @@ struct MatomoAPITests {
 
     @Test("Versions, sites, VisitsSummary and reports answer with Matomo's shapes and columns, and the same numbers as /api/v1")
     func methods() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "dashboard")
         let auth = "module=API&token_auth=\(token)"
 
         #expect(try await Self.json(api, "\(auth)&method=API.getMatomoVersion") as? [String: String] == ["value": "5.0.0"])
@@ -51,9 +63,7 @@ struct MatomoAPITests {
         // VisitsSummary.get: one object, Matomo's columns, the numbers /api/v1's summary has.
         let summary = try #require(try await Self.json(api, "\(auth)&method=VisitsSummary.get&idSite=1&period=range&date=2026-10-24,2026-10-26") as? [String: Any])
         #expect(summary["nb_visits"] as? Int == 8 && summary["nb_uniq_visitors"] as? Int == 4)
-        let v1 = try await api.get("/api/v1/reports/summary?site=1&period=range&date=2026-10-24,2026-10-26", token: token)
-        let v1Summary = try #require((try JSONSerialization.jsonObject(with: Data(v1.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
-        let v1Values = try #require(v1Summary.first)
+        let v1Values = try #require(try await Self.v1Rows(api, "/api/v1/reports/summary?site=1&period=range&date=2026-10-24,2026-10-26", token: token).first)
         #expect(v1Values["actions"] as? Int == summary["nb_actions"] as? Int, "\(v1Values) \(summary)")
         #expect((summary["bounce_rate"] as? String)?.hasSuffix("%") == true)
 
@@ -94,8 +104,7 @@ struct MatomoAPITests {
 
     @Test("Filters: sort, offset, limit, label, showColumns and hideColumns")
     func filters() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "dashboard")
         let base = "module=API&token_auth=\(token)&method=UserCountry.getCountry&idSite=1&period=month&date=2026-10-01"
         let all = try #require(try await Self.json(api, base) as? [[String: Any]])
         #expect(all.count >= 2)
@@ -113,8 +122,7 @@ struct MatomoAPITests {
 
     @Test("XML, CSV and TSV (UTF-16LE with a byte-order mark unless convertToUnicode=0), POST bodies and bulk requests")
     func formats() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "dashboard")
         let base = "module=API&token_auth=\(token)&method=UserCountry.getCountry&idSite=1&period=month&date=2026-10-01"
 
         let xml = try await Self.call(api, base)  // Matomo's default format is XML.
@@ -142,8 +150,7 @@ struct MatomoAPITests {
 
     @Test("Errors follow Matomo's convention (status 200, result error, one message); out-of-scope sites read like missing ones; nothing else happens")
     func errors() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "dashboard")
         let auth = "module=API&token_auth=\(token)"
         let day = "idSite=1&period=day&date=2026-10-24"
 
@@ -169,8 +176,7 @@ struct MatomoAPITests {
 
     @Test("matomo-cli, a Matomo CLI and Prometheus exporter from PyPI, reads central: its numbers are Tally's")
     func matomoCLI() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "exporter", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "exporter")
         let url = "http://127.0.0.1:\(api.port)/index.php"
 
         // The CLI: VisitsSummary.get as JSON (it prints the decoded object) and as TSV (UTF-16 from central).
@@ -207,21 +213,18 @@ struct MatomoAPITests {
         #expect(metrics.contains(#"matomo_version_info{full_version="5.0.0",major="5",minor="0",patch="0"} 1.0"#), "\(metrics)")
         // Actions per month and today, against central's own summary for the token's site.
         for (month, date) in [("10", "2026-10-01"), ("11", "2026-11-01")] {
-            let report = try await api.get("/api/v1/reports/summary?site=1&period=month&date=\(date)", token: token)
-            let rows = try #require((try JSONSerialization.jsonObject(with: Data(report.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+            let rows = try await Self.v1Rows(api, "/api/v1/reports/summary?site=1&period=month&date=\(date)", token: token)
             let actions = try #require(rows.first?["actions"] as? Int)
             #expect(sample(#"matomo_number_of_actions_month{month="\#(month)",year="2026"}"#) == Double(actions), "\(month): \(metrics)")
         }
-        let today = try await api.get("/api/v1/reports/summary?site=1&period=day&date=today", token: token)
-        let todayRows = try #require((try JSONSerialization.jsonObject(with: Data(today.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        let todayRows = try await Self.v1Rows(api, "/api/v1/reports/summary?site=1&period=day&date=today", token: token)
         #expect(sample("matomo_number_of_actions") == Double(todayRows.first?["actions"] as? Int ?? -1))
         try await api.stop()
     }
 
     @Test("matomo-api, a Python wrapper of the Reporting API from PyPI, reads central with its own parameter builders")
     func matomoAPIClient() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "scripts", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "scripts")
         let script = """
             import json, os, matomo_api as ma
             client = ma.MatomoApi(os.environ["URL"], os.environ["TOKEN"])
@@ -244,8 +247,7 @@ struct MatomoAPITests {
         #expect(countries.allSatisfy { Set($0.keys) == ["label", "nb_visits"] })
         // lastWeek: the same day a week before central's today (2026-11-02).
         let week = try #require(answers["week"] as? [String: Int])
-        let v1 = try await api.get("/api/v1/reports/summary?site=1&period=day&date=2026-10-26", token: token)
-        let v1Rows = try #require((try JSONSerialization.jsonObject(with: Data(v1.body.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        let v1Rows = try await Self.v1Rows(api, "/api/v1/reports/summary?site=1&period=day&date=2026-10-26", token: token)
         #expect(week["value"] == v1Rows.first?["visits"] as? Int)
         #expect((answers["days"] as? [String: Int]).map { Array($0.keys).sorted() } == ["2026-10-31", "2026-11-01"])
         #expect((answers["sites"] as? [[String: Any]])?.map { $0["idsite"] as? Int } == [1])
@@ -254,8 +256,7 @@ struct MatomoAPITests {
 
     @Test("docs/openapi.yaml is valid OpenAPI, real requests and answers of both APIs validate against it, and it lists every method central answers")
     func openAPI() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "spec", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "spec")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let (status, output) = try await run("/usr/bin/env", [
             "python3", root.appendingPathComponent("scripts/check-openapi.py").path, root.appendingPathComponent("docs/openapi.yaml").path,
@@ -267,8 +268,7 @@ struct MatomoAPITests {
 
     @Test("Failed token_auth counts towards the same cool-down as /api/v1")
     func sharedLimiter() async throws {
-        let api = try await RunningAPI.start()
-        let (token, _) = try await api.components.store.createToken(name: "dashboard", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
+        let (api, token) = try await Self.start(token: "dashboard")
         for _ in 0..<api.components.config.api.maxFailures {
             _ = try await Self.call(api, "module=API&token_auth=tly_wrong&method=API.getMatomoVersion&format=json")
         }

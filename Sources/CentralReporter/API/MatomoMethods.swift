@@ -105,15 +105,17 @@ enum MatomoMethods {
         try await api.reports.refresh(site: site, period: period)
         let days = try api.store.dailySummaries(site: site.id, from: period.from, to: period.to)
         let total = days.values.reduce(Metrics()) { $0 + $1.metrics }
-        func sum(_ report: String) throws -> Metrics {
-            try api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to).reduce(Metrics()) { $0 + $1.1 }
+        func rows(_ report: String) throws -> [(String, Metrics)] {
+            try api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
         }
-        let downloads = try sum("downloads"), outlinks = try sum("outlinks"), searches = try sum("site_search")
+        func sum(_ rows: [(String, Metrics)]) -> Metrics { rows.reduce(Metrics()) { $0 + $1.1 } }
+        let keywords = try rows("site_search")
+        let downloads = sum(try rows("downloads")), outlinks = sum(try rows("outlinks")), searches = sum(keywords)
         return MatomoRow(columns: [
             ("nb_pageviews", .int(total.pageviews)), ("nb_uniq_pageviews", .int(total.uniquePageviews)),
             ("nb_downloads", .int(downloads.hits)), ("nb_uniq_downloads", .int(downloads.visits)),
             ("nb_outlinks", .int(outlinks.hits)), ("nb_uniq_outlinks", .int(outlinks.visits)),
-            ("nb_searches", .int(searches.hits)), ("nb_keywords", .int(try api.store.periodRows(site: site.id, report: "site_search", from: period.from, to: period.to).count)),
+            ("nb_searches", .int(searches.hits)), ("nb_keywords", .int(keywords.count)),
         ])
     }
 
