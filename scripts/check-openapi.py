@@ -46,6 +46,10 @@ for method in listed:
     answer = check("GET", "/index.php", params=params).json()
     if isinstance(answer, dict) and answer.get("result") == "error":
         sys.exit(f"{method} is in the document but central answers: {answer['message']}")
+for goal in ["ecommerceOrder", "ecommerceAbandonedCart", "1"]:
+    check("GET", "/index.php", params=dict(matomo, method="Goals.get", format="json", idGoal=goal))
+posted = check("POST", "/index.php", data=dict(matomo, method="Referrers.getWebsites", format="json")).json()
+assert isinstance(posted, list), posted
 for fmt in ["xml", "csv", "tsv"]:
     check("GET", "/index.php", params=dict(matomo, method="UserCountry.getCountry", format=fmt))
 check("GET", "/index.php", params=dict(matomo, method="VisitsSummary.get", format="json", date="last3", period="day"))

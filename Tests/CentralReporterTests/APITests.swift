@@ -13,10 +13,13 @@ struct RunningAPI {
     let task: Task<Void, any Error>
     let directory: String
 
-    static func start(now: String = "2026-11-02T12:00:00Z", tls: (certificate: String, key: String)? = nil) async throws -> RunningAPI {
+    static func start(
+        now: String = "2026-11-02T12:00:00Z", tls: (certificate: String, key: String)? = nil,
+        batches: [[Hit]] = [ReportFixture.hits, ReportFixture.site2Hits]
+    ) async throws -> RunningAPI {
         let directory = NSTemporaryDirectory() + "tally-api-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var components = try await ReportFixture.load(in: directory, now: now)
+        var components = try await ReportFixture.load(in: directory, batches: batches, now: now)
         if let tls {
             var config = components.config
             config.api.certificateFile = tls.certificate

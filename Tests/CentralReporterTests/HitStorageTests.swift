@@ -77,6 +77,36 @@ struct HitStorageTests {
     }
 }
 
+@Suite("Store upgrades")
+struct StoreUpgradeTests {
+    @Test("A store aggregated before the Matomo API reports is aggregated again on upgrade: its days gain websites, event and content rows")
+    func reaggregation() async throws {
+        let path = NSTemporaryDirectory() + "tally-v10-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A store as the previous release left it: hits stored and every day aggregated, without the new reports.
+        let queue = try DatabaseQueue(path: path)
+        try CentralStore.migrator.migrate(queue, upTo: "v9: device brand, bot name and category")
+        try queue.close()
+        let old = try CentralStore.open(path: path)
+        _ = try await old.store(HitStorageTests.header(1, count: 0), hits: ReportFixture.hits, contentSHA256: "a", receivedAt: Date())
+        try await old.recompute(try old.dirtyDays(), gap: 1800)
+        try await old.writer.write { db in
+            try db.execute(sql: "DELETE FROM daily_rows WHERE report IN ('websites', 'event_names', 'content_names', 'conversions', 'local_hours')")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v10%'")
+        }
+        #expect(try old.dirtyDays().isEmpty)
+        try old.writer.close()
+
+        let upgraded = try CentralStore.open(path: path)
+        #expect(!(try upgraded.dirtyDays().isEmpty))
+        try await upgraded.recompute(try upgraded.dirtyDays(), gap: 1800)
+        let websites = try upgraded.periodRows(site: 1, report: "websites", from: LocalDay("2026-10-20")!, to: LocalDay("2026-10-30")!)
+        #expect(websites.map(\.0) == ["blog.org"] && websites.first?.1.visits == 1)
+        let conversions = try upgraded.periodRows(site: 1, report: "conversions", from: LocalDay("2026-10-20")!, to: LocalDay("2026-10-30")!)
+        #expect(conversions.first?.1.hits == 1 && conversions.first?.1.visits == 1)
+    }
+}
+
 @Suite("Batch streams")
 struct BatchStreamTests {
     @Test("(edge, stream, sequence) is the exactly-once key; a gap in a stream is reported")

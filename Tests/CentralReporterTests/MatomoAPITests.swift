@@ -26,8 +26,8 @@ struct MatomoAPITests {
     }
 
     /// A running API and a viewer token for site 1.
-    static func start(token name: String) async throws -> (RunningAPI, String) {
-        let api = try await RunningAPI.start()
+    static func start(token name: String, batches: [[Hit]] = [ReportFixture.hits, ReportFixture.site2Hits]) async throws -> (RunningAPI, String) {
+        let api = try await RunningAPI.start(batches: batches)
         let (token, _) = try await api.components.store.createToken(name: name, sites: [1], role: .viewer, expiresAt: nil, now: now)
         return (api, token)
     }
@@ -95,10 +95,169 @@ struct MatomoAPITests {
         let pages = try #require(try await Self.json(api, "\(auth)&method=Actions.getPageUrls&idSite=1&period=month&date=2026-10-01&filter_limit=2") as? [[String: Any]])
         #expect(pages.count == 2 && pages.allSatisfy { $0["nb_hits"] is Int && $0["nb_visits"] is Int })
         let types = try #require(try await Self.json(api, "\(auth)&method=Referrers.getReferrerType&idSite=1&period=month&date=2026-10-01") as? [[String: Any]])
-        #expect(types.contains { $0["label"] as? String == "Direct Entry" && $0["referer_type"] as? Int == 1 })
+        #expect(types.contains { $0["label"] as? String == "Direct Entry" && $0["referrer_type"] as? Int == 1 })
         let hours = try #require(try await Self.json(api, "\(auth)&method=VisitTime.getVisitInformationPerServerTime&idSite=1&period=month&date=2026-10-01") as? [[String: Any]])
-        let hourNumbers = hours.compactMap { ($0["label"] as? String).flatMap { $0.hasSuffix("h") ? Int($0.dropLast()) : nil } }
-        #expect(!hours.isEmpty && hourNumbers.count == hours.count && hourNumbers == hourNumbers.sorted(), "\(hours)")
+        // Hours as Matomo 5 labels them in English ("00" to "23"), in time order.
+        let hourLabels = hours.compactMap { $0["label"] as? String }
+        #expect(!hours.isEmpty && hourLabels.allSatisfy { $0.count == 2 && Int($0) != nil } && hourLabels == hourLabels.sorted(), "\(hours)")
+        try await api.stop()
+    }
+
+    /// Wednesday 2026-10-28 on site 1: three visits with goals, an order, an abandoned cart, events,
+    /// content blocks, website referrers and the visitors' own clocks.
+    static var commerceHits: [Hit] {
+        typealias F = ReportFixture
+        let shirts = #"[{"categories":["Clothes"],"name":"Shirt","price":50,"quantity":2,"sku":"SKU1"}]"#
+        let socks = #"[{"categories":["Clothes"],"name":"Socks","price":15,"quantity":2,"sku":"SKU2"}]"#
+        return [
+            F.hit("ffffffffffffffff", "2026-10-28T10:00:00+01:00", url: "/shop", title: "Shop", referrer: (.website, "news.example"),
+                  configure: { F.chrome120(&$0); $0.localTime = "21:15:00" }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:01:00+01:00", url: "/shirt", title: "Shirt",
+                  configure: { F.chrome120(&$0); $0.productSKU = "SKU1"; $0.productName = "Shirt" }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:02:00+01:00", .event, url: "/shirt",
+                  configure: { F.chrome120(&$0); $0.eventCategory = "Video"; $0.eventAction = "Play"; $0.eventName = "Intro"; $0.eventValue = 3 }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:03:00+01:00", .event, url: "/shirt",
+                  configure: { F.chrome120(&$0); $0.eventCategory = "Video"; $0.eventAction = "Pause" }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:04:00+01:00", .contentImpression, url: "/shirt",
+                  configure: { F.chrome120(&$0); $0.contentName = "Banner"; $0.contentPiece = "summer.jpg" }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:04:00+01:00", .contentImpression, url: "/shirt",
+                  configure: { F.chrome120(&$0); $0.contentName = "Banner"; $0.contentPiece = "winter.jpg" }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:05:00+01:00", .contentInteraction, url: "/shirt",
+                  configure: { F.chrome120(&$0); $0.contentName = "Banner"; $0.contentPiece = "summer.jpg"; $0.contentInteraction = "click" }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:06:00+01:00", .goal, url: "/shirt", configure: { F.chrome120(&$0); $0.goalID = 2; $0.revenue = 5 }),
+            F.hit("ffffffffffffffff", "2026-10-28T10:07:00+01:00", .ecommerceOrder, url: "/thanks", configure: {
+                F.chrome120(&$0); $0.orderID = "A1"; $0.revenue = 120; $0.subtotal = 100; $0.tax = 20; $0.shipping = 5; $0.discount = 5; $0.items = shirts
+            }),
+            F.hit("1111111111111111", "2026-10-28T11:00:00+01:00", url: "/shop", title: "Shop", configure: { F.safari17(&$0); $0.localTime = "08:00:00" }),
+            F.hit("1111111111111111", "2026-10-28T11:02:00+01:00", .cartUpdate, url: "/cart", configure: { F.safari17(&$0); $0.revenue = 30; $0.items = socks }),
+            F.hit("2222222222222222", "2026-10-28T12:00:00+01:00", url: "/", title: "Home", referrer: (.website, "blog.org"), configure: F.firefox121),
+        ]
+    }
+
+    @Test("Goals, ecommerce, events, contents, websites, OS versions and local time: Matomo's columns, numbers as defined and as /api/v1's")
+    func goalsEventsContents() async throws {
+        let (api, token) = try await Self.start(token: "dashboard", batches: [ReportFixture.hits, ReportFixture.site2Hits, Self.commerceHits])
+        let day = "module=API&token_auth=\(token)&idSite=1&period=day&date=2026-10-28"
+        func row(_ method: String) async throws -> [String: Any] {
+            try #require(try await Self.json(api, "\(day)&method=\(method)") as? [String: Any], "\(method)")
+        }
+        func table(_ method: String) async throws -> [[String: Any]] {
+            try #require(try await Self.json(api, "\(day)&method=\(method)") as? [[String: Any]], "\(method)")
+        }
+        func byLabel(_ rows: [[String: Any]]) -> [String: [String: Any]] {
+            Dictionary(uniqueKeysWithValues: rows.map { ($0["label"] as? String ?? "", $0) })
+        }
+
+        // All conversions: the goal and the order, in one of the day's three visits.
+        let all = try await row("Goals.get")
+        #expect(all["nb_conversions"] as? Int == 2 && all["nb_visits_converted"] as? Int == 1, "\(all)")
+        #expect(all["revenue"] as? Double == 125 && all["conversion_rate"] as? String == "33.33%", "\(all)")
+        let order = try await row("Goals.get&idGoal=ecommerceOrder")
+        #expect(order["nb_conversions"] as? Int == 1 && order["revenue"] as? Double == 120 && order["items"] as? Int == 2, "\(order)")
+        #expect(order["revenue_subtotal"] as? Double == 100 && order["revenue_tax"] as? Double == 20, "\(order)")
+        #expect(order["revenue_shipping"] as? Double == 5 && order["revenue_discount"] as? Double == 5 && order["avg_order_revenue"] as? Double == 120)
+        let cart = try await row("Goals.get&idGoal=ecommerceAbandonedCart")
+        #expect(cart["nb_conversions"] as? Int == 1 && cart["revenue"] as? Double == 30 && cart["items"] as? Int == 2, "\(cart)")
+        let goal = try await row("Goals.get&idGoal=2")
+        #expect(goal["nb_conversions"] as? Int == 1 && goal["revenue"] as? Double == 5 && goal["conversion_rate"] as? String == "33.33%")
+        #expect(try await Self.json(api, "\(day)&method=Goals.getRevenue") as? [String: Double] == ["value": 125])
+        let goals = try #require(try await Self.json(api, "module=API&token_auth=\(token)&idSite=1&method=Goals.getGoals") as? [[String: Any]])
+        #expect(goals.map { $0["idgoal"] as? Int } == [1, 2] && goals[1]["name"] as? String == "Goal 2")
+        #expect(try await Self.errorMessage(api, "\(day)&method=Goals.get&idGoal=first")?.contains("idGoal=first") == true)
+
+        // Products: revenue = price × quantity, product page views as nb_actions.
+        let sku = try #require(byLabel(try await table("Goals.getItemsSku"))["SKU1"])
+        #expect(sku["revenue"] as? Double == 100 && sku["quantity"] as? Int == 2 && sku["orders"] as? Int == 1, "\(sku)")
+        #expect(sku["nb_actions"] as? Int == 1 && sku["avg_price"] as? Double == 50 && sku["avg_quantity"] as? Double == 2)
+        #expect(try await Self.errorMessage(api, "\(day)&method=Goals.getItemsSku&abandonedCarts=1")?.contains("abandonedCarts=1") == true)
+
+        // Events by category, action and name.
+        let categories = try await table("Events.getCategory")
+        #expect(categories.count == 1 && categories[0]["label"] as? String == "Video" && categories[0]["nb_events"] as? Int == 2)
+        #expect(categories[0]["nb_visits"] as? Int == 1 && categories[0]["nb_events_with_value"] as? Int == 1 && categories[0]["sum_event_value"] as? Double == 3)
+        #expect(Set(try await table("Events.getAction").compactMap { $0["label"] as? String }) == ["Play", "Pause"])
+        #expect(byLabel(try await table("Events.getName"))["Intro"]?["avg_event_value"] as? Double == 3)
+
+        // Content names and pieces: impressions, interactions and Matomo's rate.
+        let names = try await table("Contents.getContentNames")
+        #expect(names.count == 1 && names[0]["nb_impressions"] as? Int == 2 && names[0]["nb_interactions"] as? Int == 1 && names[0]["interaction_rate"] as? String == "50%")
+        let pieces = byLabel(try await table("Contents.getContentPieces"))
+        #expect(pieces["summer.jpg"]?["interaction_rate"] as? String == "100%" && pieces["winter.jpg"]?["interaction_rate"] as? String == "0%")
+
+        // Websites: only the visits from plain websites, each as /api/v1's websites report has it.
+        let websites = try await table("Referrers.getWebsites")
+        #expect(Set(websites.compactMap { $0["label"] as? String }) == ["news.example", "blog.org"])
+        for (report, method, column) in [("websites", "Referrers.getWebsites", "visits"), ("event_categories", "Events.getCategory", "events"),
+                                         ("content_names", "Contents.getContentNames", "impressions"), ("os", "DevicesDetection.getOsVersions", "visits")] {
+            let v1 = try await Self.v1Rows(api, "/api/v1/reports/\(report)?site=1&period=day&date=2026-10-28", token: token)
+            let matomo = byLabel(try await table(method))
+            let mainColumn = ["visits": "nb_visits", "events": "nb_events", "impressions": "nb_impressions"][column]!
+            #expect(v1.count == matomo.count && v1.allSatisfy { matomo[$0["label"] as? String ?? ""]?[mainColumn] as? Int == $0[column] as? Int }, "\(report): \(v1) \(matomo)")
+        }
+
+        // OS families and versions, browsers and their versions.
+        #expect(Set(try await table("DevicesDetection.getOsFamilies").compactMap { $0["label"] as? String }) == ["Windows", "iOS", "Linux"])
+        #expect(Set(try await table("DevicesDetection.getOsVersions").compactMap { $0["label"] as? String }) == ["Windows 10", "iOS 17", "Linux"])
+        #expect(Set(try await table("DevicesDetection.getBrowsers").compactMap { $0["label"] as? String }) == ["Chrome", "Safari", "Firefox"])
+        #expect(Set(try await table("DevicesDetection.getBrowserVersions").compactMap { $0["label"] as? String }) == ["Chrome 120", "Safari 17", "Firefox 121"])
+
+        // The visitors' own clocks, in time order; a visit whose tracker sent no time is unknown.
+        let local = try await table("VisitTime.getVisitInformationPerLocalTime")
+        #expect(local.compactMap { $0["label"] as? String } == ["08", "21", "(unknown)"] && local.allSatisfy { $0["nb_visits"] as? Int == 1 }, "\(local)")
+
+        // The report list describes each method's dimension and metrics, as Matomo's does.
+        let metadata = try #require(try await Self.json(api, "module=API&token_auth=\(token)&method=API.getReportMetadata") as? [[String: Any]])
+        let countries = try #require(metadata.first { $0["uniqueId"] as? String == "UserCountry_getCountry" })
+        #expect(countries["dimension"] as? String == "Country" && (countries["metrics"] as? [String: String])?["nb_visits"] == "Visits")
+        #expect((countries["processedMetrics"] as? [String: String])?["bounce_rate"] == "Bounce Rate")
+        let xml = try await Self.call(api, "module=API&token_auth=\(token)&method=API.getReportMetadata&format=xml")
+        let document = try XMLDocument(data: xml.body)
+        #expect(try document.nodes(forXPath: "//row[uniqueId='UserCountry_getCountry']/metrics/nb_visits").first?.stringValue == "Visits")
+        try await api.stop()
+    }
+
+    /// Fixtures/matomo-columns.json: per method, the columns of Matomo's own documented answers and the
+    /// ones Tally answers.
+    struct ColumnFixture: Decodable {
+        struct Method: Decodable {
+            let shape: String
+            let matomo_columns: [String]
+            let tally_columns: [String]
+            let matomo_metadata: [String: String?]?
+        }
+        let methods: [String: Method]
+    }
+
+    @Test("Every method answers in Matomo's shape with columns of Matomo's documented answers, and lists Matomo's category, name and dimension")
+    func matomoShapes() async throws {
+        let (api, token) = try await Self.start(token: "shapes", batches: [ReportFixture.hits, ReportFixture.site2Hits, Self.commerceHits])
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/matomo-columns.json")
+        let fixture = try JSONDecoder().decode(ColumnFixture.self, from: Data(contentsOf: path))
+        let auth = "module=API&token_auth=\(token)"
+        let metadata = try #require(try await Self.json(api, "\(auth)&method=API.getReportMetadata") as? [[String: Any]])
+        let listed = Dictionary(uniqueKeysWithValues: metadata.map { ("\($0["module"] as? String ?? "").\($0["action"] as? String ?? "")", $0) })
+        #expect(fixture.methods.count >= 40)
+        for (key, expected) in fixture.methods.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "?", maxSplits: 1).map(String.init)
+            let query = "\(auth)&idSite=1&period=range&date=2026-10-24,2026-10-28&method=\(parts[0])" + (parts.count > 1 ? "&" + parts[1] : "")
+            let answer = try await Self.json(api, query)
+            var columns: [String] = []
+            if expected.shape == "row" {
+                columns = Array(try #require(answer as? [String: Any], "\(key): \(answer)").keys)
+            } else {
+                let rows = try #require(answer as? [[String: Any]], "\(key): \(answer)")
+                #expect(!rows.isEmpty, "\(key) has no rows to check")
+                columns = Array(Set(rows.flatMap(\.keys)))
+            }
+            #expect(Set(columns) == Set(expected.tally_columns), "\(key): \(columns.sorted())")
+            let foreign = Set(expected.tally_columns).subtracting(expected.matomo_columns + ["label"])
+            #expect(foreign.isEmpty, "\(key): \(foreign) are not Matomo's columns")
+            if let names = expected.matomo_metadata {
+                let row = try #require(listed[key], "\(key) is not in API.getReportMetadata")
+                #expect(row["category"] as? String == names["category"] ?? nil && row["name"] as? String == names["name"] ?? nil, "\(key): \(row)")
+                #expect(row["dimension"] as? String == names["dimension"] ?? nil, "\(key): \(row)")
+            }
+        }
         try await api.stop()
     }
 
@@ -262,7 +421,7 @@ struct MatomoAPITests {
             "python3", root.appendingPathComponent("scripts/check-openapi.py").path, root.appendingPathComponent("docs/openapi.yaml").path,
             "http://127.0.0.1:\(api.port)", token, "1", "month", "2026-10-01",
         ])
-        #expect(status == 0 && output.contains("ok: 40 Matomo methods listed and answered"), "\(output)")
+        #expect(status == 0 && output.contains("ok: 58 Matomo methods listed and answered"), "\(output)")
         try await api.stop()
     }
 

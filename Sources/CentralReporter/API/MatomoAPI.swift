@@ -123,6 +123,8 @@ struct MatomoAPIController: Sendable {
             return .list([])
         case "MultiSites.getAll":
             return try await multiSites(p, token: token)
+        case "Goals.getGoals":
+            return try await goalList(p, token: token)
         default:
             guard let handler = MatomoMethods.handlers[method] else {
                 let module = method.split(separator: ".").first.map(String.init) ?? method
@@ -289,14 +291,31 @@ struct MatomoAPIController: Sendable {
         }
         var rows: [MatomoRow] = []
         for site in sites {
-            let summary = try await MatomoMethods.summary(self, site: site, period: period)
+            let (total, _) = try await MatomoMethods.summaryMetrics(self, site: site, period: period)
             rows.append(MatomoRow(columns: [
-                ("label", .text(site.name)), ("nb_visits", summary["nb_visits"] ?? .int(0)),
-                ("nb_actions", summary["nb_actions"] ?? .int(0)), ("nb_pageviews", summary["nb_pageviews"] ?? .int(0)),
-                ("idsite", .int(site.id)),
+                ("label", .text(site.name)), ("nb_visits", .int(total.visits)), ("nb_actions", .int(total.actions)),
+                ("nb_pageviews", .int(total.pageviews)), ("idsite", .int(site.id)),
             ]))
         }
         return .table(try MatomoMethods.filtered(rows, p, defaultSort: "nb_visits"))
+    }
+
+    /// `Goals.getGoals`: the goals a site has conversions of. Tally's goals are the ids trackers send
+    /// (`idgoal`, Matomo's manually triggered goals); there is no goal configuration to name them.
+    private func goalList(_ p: [String: String], token: APIToken) async throws -> MatomoResult {
+        let site = try sites(p["idSite"], token: token, single: true)[0]
+        let always = ReportPeriod(kind: .range, from: LocalDay(year: 1970, month: 1, day: 1)!, to: LocalDay(year: 2199, month: 12, day: 31)!)
+        try await reports.refresh(site: site, period: always)
+        let ids = try store.periodRows(site: site.id, report: "goals", from: always.from, to: always.to)
+            .compactMap { label, _ in label.hasPrefix("goal ") ? Int(label.dropFirst(5)) : nil }.sorted()
+        return .table(ids.map { id in
+            MatomoRow(columns: [
+                ("idsite", .int(site.id)), ("idgoal", .int(id)), ("name", .text("Goal \(id)")), ("description", .text("")),
+                ("match_attribute", .text("manually")), ("pattern", .text("")), ("pattern_type", .text("")),
+                ("case_sensitive", .int(0)), ("allow_multiple", .int(1)), ("revenue", .int(0)), ("deleted", .int(0)),
+                ("event_value_as_revenue", .int(0)),
+            ])
+        })
     }
 
     /// `application/x-www-form-urlencoded` pairs (also the query strings inside a bulk request).

@@ -5,20 +5,25 @@ enum MatomoValue: Sendable, Equatable {
     case int(Int)
     case number(Double)
     case text(String)
+    /// Named values within a column (`metrics` in `API.getReportMetadata`).
+    case object(MatomoRow)
 
     var sortKey: Double? {
         switch self {
         case let .int(n): Double(n)
         case let .number(x): x
         case let .text(s): Double(s.hasSuffix("%") ? String(s.dropLast()) : s)
+        case .object: nil
         }
     }
 
+    /// The value as text; an object's values joined with commas (where a format has only flat cells).
     var plain: String {
         switch self {
         case let .int(n): String(n)
         case let .number(x): x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)
         case let .text(s): s
+        case let .object(row): row.columns.map { "\($0.name)=\($0.value.plain)" }.joined(separator: ",")
         }
     }
 }
@@ -116,6 +121,7 @@ enum MatomoRenderer {
         case let .int(n): String(n)
         case let .number(x): x.isFinite ? value.plain : "0"
         case let .text(s): JSONRenderer.quote(s)
+        case let .object(row): json(row)
         }
     }
 
@@ -147,7 +153,12 @@ enum MatomoRenderer {
 
     private static func xmlColumns(_ row: MatomoRow, depth: Int) -> String {
         let indent = String(repeating: "\t", count: depth)
-        return row.columns.map { "\(indent)<\($0.name)>\(escape($0.value.plain))</\($0.name)>\n" }.joined()
+        return row.columns.map { column in
+            guard case let .object(inner) = column.value else {
+                return "\(indent)<\(column.name)>\(escape(column.value.plain))</\(column.name)>\n"
+            }
+            return "\(indent)<\(column.name)>\n" + xmlColumns(inner, depth: depth + 1) + "\(indent)</\(column.name)>\n"
+        }.joined()
     }
 
     static func escape(_ text: String) -> String {
@@ -178,9 +189,14 @@ enum MatomoRenderer {
                 if !header.contains(name) { header.append(name) }
                 line[name] = value
             }
-            for column in row.columns {
-                if !header.contains(column.name) { header.append(column.name) }
-                line[column.name] = column.value.plain
+            // An object's values become columns of their own, named `column_name` (Matomo's flattening).
+            let cells = row.columns.flatMap { column -> [(String, String)] in
+                guard case let .object(inner) = column.value else { return [(column.name, column.value.plain)] }
+                return inner.columns.map { ("\(column.name)_\($0.name)", $0.value.plain) }
+            }
+            for (name, value) in cells {
+                if !header.contains(name) { header.append(name) }
+                line[name] = value
             }
             lines.append(line)
         }

@@ -81,11 +81,26 @@ public enum DayAggregator {
 
         day.add("summary", "", visit)
         let ordered = hits.contains { $0.kind == .ecommerceOrder }
-        if ordered || hits.contains(where: { $0.kind == .cartUpdate }) {
+        let lastCart = hits.last { $0.kind == .cartUpdate }
+        if ordered || lastCart != nil {
             var ecommerce = Metrics()
             ecommerce.visits = ordered ? 1 : 0
             ecommerce.carts = ordered ? 0 : 1
             day.add("ecommerce", "", ecommerce)
+        }
+        if !ordered, let lastCart {
+            // An abandoned cart is the visit's last cart update: its total and its items' quantities.
+            var cart = Metrics()
+            cart.visits = 1
+            cart.hits = 1
+            cart.value = lastCart.revenue ?? 0
+            cart.items = lastCart.decodedItems.reduce(0) { $0 + $1.quantity }
+            day.add("abandoned_carts", "", cart)
+        }
+        if ordered || hits.contains(where: { $0.kind == .goal }) {
+            var converted = Metrics()
+            converted.visits = 1
+            day.add("conversions", "", converted)
         }
         var perVisit = visit
         perVisit.pageviews = 0
@@ -96,7 +111,9 @@ public enum DayAggregator {
         if first.referrerType == .campaign {
             day.add("campaigns", first.campaignName ?? first.campaignSource ?? first.campaignMedium ?? "(not set)", perVisit)
         }
-        let channelReports: [ReferrerType: String] = [.searchEngine: "search_engines", .social: "social_networks", .aiAssistant: "ai_assistants"]
+        let channelReports: [ReferrerType: String] = [
+            .searchEngine: "search_engines", .social: "social_networks", .aiAssistant: "ai_assistants", .website: "websites",
+        ]
         if let type = first.referrerType, let report = channelReports[type] {
             day.add(report, first.referrerName ?? unknown, perVisit)
         }
@@ -105,12 +122,17 @@ public enum DayAggregator {
         day.add("cities", first.city.map { "\($0), \(first.country ?? "?")" } ?? unknown, perVisit)
         day.add("browsers", [first.browser, first.browserVersion].compactMap { $0 }.joined(separator: " ").nonEmpty ?? unknown, perVisit)
         day.add("os", [first.os, first.osVersion].compactMap { $0 }.joined(separator: " ").nonEmpty ?? unknown, perVisit)
+        day.add("browser_families", first.browser ?? unknown, perVisit)
+        day.add("os_families", first.os ?? unknown, perVisit)
         day.add("devices", first.device?.rawValue ?? unknown, perVisit)
         day.add("device_brands", first.deviceBrand ?? unknown, perVisit)
         day.add("resolutions", first.resolution ?? unknown, perVisit)
         day.add("languages", first.language ?? unknown, perVisit)
         let hour = LocalDay.gregorian(zone).component(.hour, from: Date(millisecondsSince1970: first.timestamp))
         day.add("hours", String(format: "%02d", hour), perVisit)
+        // The visitor's own clock (Matomo's h, m, s) at the visit's first hit: its hour only.
+        let localHour = first.localTime.flatMap { Int($0.prefix(2)) }.flatMap { (0...23).contains($0) ? $0 : nil }
+        day.add("local_hours", localHour.map { String(format: "%02d", $0) } ?? unknown, perVisit)
         // A visit-scope dimension takes the visit's last value, as Matomo updates it with each action.
         var visitDimensions: [Int: String] = [:]
         for hit in hits {
@@ -168,6 +190,14 @@ public enum DayAggregator {
                 m.value = hit.eventValue ?? 0
                 m.visits = once("e:" + label)
                 day.add("events", label, m)
+                // Each of the event's three dimensions on its own; items counts the events with a value.
+                m.items = hit.eventValue == nil ? 0 : 1
+                for (report, key, value) in [
+                    ("event_categories", "ec:", hit.eventCategory), ("event_actions", "ea:", hit.eventAction), ("event_names", "en:", hit.eventName),
+                ] {
+                    m.visits = once(key + (value ?? unknown))
+                    day.add(report, value ?? unknown, m)
+                }
             case .siteSearch:
                 let keyword = (hit.searchKeyword ?? "").lowercased()
                 m.hits = 1
@@ -181,14 +211,22 @@ public enum DayAggregator {
             case .goal:
                 m.hits = 1
                 m.value = hit.revenue ?? 0
+                day.add("conversions", "", m)
                 m.visits = once("g:\(hit.goalID ?? 0)")
                 day.add("goals", "goal \(hit.goalID ?? 0)", m)
             case .ecommerceOrder:
                 let items = hit.decodedItems
                 m.hits = 1
                 m.value = hit.revenue ?? 0
+                day.add("conversions", "", m)
                 m.items = items.reduce(0) { $0 + $1.quantity }
                 day.add("ecommerce", "", m)
+                for (label, part) in [("subtotal", hit.subtotal), ("tax", hit.tax), ("shipping", hit.shipping), ("discount", hit.discount)] {
+                    var amount = Metrics()
+                    amount.hits = 1
+                    amount.value = part ?? 0
+                    day.add("order_amounts", label, amount)
+                }
                 // Per report and label, the order's lines are summed first: an order with two shirts of one
                 // category is one order of that category, as in Matomo's product reports.
                 var lines: [String: [String: Metrics]] = [:]
@@ -211,6 +249,10 @@ public enum DayAggregator {
                 if hit.kind == .contentImpression { m.hits = 1 } else { m.items = 1 }
                 m.visits = once("c:" + label)
                 day.add("contents", label, m)
+                m.visits = once("cn:" + (hit.contentName ?? unknown))
+                day.add("content_names", hit.contentName ?? unknown, m)
+                m.visits = once("cp:" + (hit.contentPiece ?? unknown))
+                day.add("content_pieces", hit.contentPiece ?? unknown, m)
             default:
                 break
             }

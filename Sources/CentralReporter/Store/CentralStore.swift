@@ -119,17 +119,8 @@ public struct CentralStore: BatchStore {
                     purged_before TEXT NOT NULL
                 );
                 """)
-            // Days that already hold hits need their first aggregation. Site time zones are not known to a
-            // migration, so the UTC day and both neighbours are marked (no offset exceeds a day).
-            for row in try Row.fetchAll(db, sql: "SELECT DISTINCT site_id, ts / 86400000 FROM hits") {
-                let site: Int = row[0]
-                let utcDay = LocalDay(containing: Date(timeIntervalSince1970: Double(row[1] as Int64) * 86_400), in: TimeZone.gmt)
-                for offset in -1...1 {
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)",
-                        arguments: [site, utcDay.adding(days: offset).description])
-                }
-            }
+            // Days that already hold hits need their first aggregation.
+            try markDaysWithHitsDirty(db)
         }
         migrator.registerMigration("v3: API tokens and the send log") { db in
             try db.execute(sql: """
@@ -242,7 +233,28 @@ public struct CentralStore: BatchStore {
                 try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
             }
         }
+        migrator.registerMigration("v10: reports for Matomo's Reporting API") { db in
+            // New reports (websites, browser and OS families, local hours, event dimensions, content names
+            // and pieces, conversions, order amounts, abandoned carts): every day whose raw hits are kept is
+            // aggregated again. Days whose raw hits were purged keep their aggregates, without these rows.
+            try markDaysWithHitsDirty(db)
+        }
         return migrator
+    }
+
+    /// Marks every (site, day) that holds raw hits for aggregation. Site time zones are not known to a
+    /// migration, so the UTC day and both neighbours are marked (no offset exceeds a day); a neighbour
+    /// without hits aggregates to nothing.
+    private static func markDaysWithHitsDirty(_ db: Database) throws {
+        for row in try Row.fetchAll(db, sql: "SELECT DISTINCT site_id, ts / 86400000 FROM hits") {
+            let site: Int = row[0]
+            let utcDay = LocalDay(containing: Date(timeIntervalSince1970: Double(row[1] as Int64) * 86_400), in: TimeZone.gmt)
+            for offset in -1...1 {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)",
+                    arguments: [site, utcDay.adding(days: offset).description])
+            }
+        }
     }
 
     /// Marks (site, day) for re-aggregation, bumping its generation if it already was.
