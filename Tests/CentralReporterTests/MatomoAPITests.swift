@@ -333,7 +333,7 @@ struct MatomoAPITests {
         try await api.stop()
     }
 
-    @Test("matomo-cli, a Matomo CLI and Prometheus exporter from PyPI, reads central: its numbers are Tally's")
+    @Test("matomo-cli, a Matomo CLI and Prometheus exporter from PyPI, reads central: its numbers are tally-central report's")
     func matomoCLI() async throws {
         let (api, token) = try await Self.start(token: "exporter")
         let url = "http://127.0.0.1:\(api.port)/index.php"
@@ -370,14 +370,24 @@ struct MatomoAPITests {
         }
         #expect(sample("matomo_number_of_sites") == 1)
         #expect(metrics.contains(#"matomo_version_info{full_version="5.0.0",major="5",minor="0",patch="0"} 1.0"#), "\(metrics)")
-        // Actions per month and today, against central's own summary for the token's site.
+        // Actions per month and today, against `tally-central report` on the same store for the same site
+        // and periods (central's today is the API's frozen 2026-11-02).
+        let config = api.directory + "/central.toml"
+        try ReportFixture.configTOML.replacingOccurrences(of: "%DATA%", with: api.directory + "/data").write(toFile: config, atomically: true, encoding: .utf8)
+        func reportedActions(period: String, date: String) async throws -> Int? {
+            let (status, output) = try await run(centralBinary, ["report", "-c", config, "--site", "1", "--report", "summary", "--period", period, "--date", date, "--format", "json"])
+            #expect(status == 0, "\(output)")
+            let rows = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["rows"] as? [[String: Any]]
+            return rows?.first?["actions"] as? Int
+        }
         for (month, date) in [("10", "2026-10-01"), ("11", "2026-11-01")] {
-            let rows = try await Self.v1Rows(api, "/api/v1/reports/summary?site=1&period=month&date=\(date)", token: token)
-            let actions = try #require(rows.first?["actions"] as? Int)
+            let actions = try #require(try await reportedActions(period: "month", date: date))
             #expect(sample(#"matomo_number_of_actions_month{month="\#(month)",year="2026"}"#) == Double(actions), "\(month): \(metrics)")
         }
-        let todayRows = try await Self.v1Rows(api, "/api/v1/reports/summary?site=1&period=day&date=today", token: token)
-        #expect(sample("matomo_number_of_actions") == Double(todayRows.first?["actions"] as? Int ?? -1))
+        let today = try #require(try await reportedActions(period: "day", date: "2026-11-02"))
+        #expect(sample("matomo_number_of_actions") == Double(today))
+        let october = try #require(try await reportedActions(period: "month", date: "2026-10-01"))
+        #expect(october > 0)
         try await api.stop()
     }
 

@@ -70,6 +70,15 @@ final class CentralSandbox: @unchecked Sendable {
 
 enum SandboxError: Error { case pki(String) }
 
+/// `tally-central`, built beside the test bundle (`swift build --build-tests` builds every product).
+let centralBinary: String = {
+    let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("tally-central").path
+    if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/tally-central").path
+}()
+
 /// Runs a program to completion on its own thread, so waiting for it never holds one of the few
 /// cooperative threads that the in-process servers under test need to answer it.
 @discardableResult
