@@ -325,6 +325,15 @@ struct MatomoAPITests {
         let otherSite = try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=2&period=day&date=2026-10-24")
         let missingSite = try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=99&period=day&date=2026-10-24")
         #expect(otherSite?.replacingOccurrences(of: "2", with: "N") == missingSite?.replacingOccurrences(of: "99", with: "N"))
+        #expect(try await Self.errorMessage(api, "\(auth)&method=VisitsSummary.get&idSite=abc&period=day&date=today")?.contains("idSite=abc") == true)
+        // A bulk request of more than 100 entries, or one nested in another, is refused whole.
+        let version = "method=API.getMatomoVersion".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let oversized = (0...100).map { "urls%5B\($0)%5D=\(version)" }.joined(separator: "&")
+        let tooMany = try await Self.call(api, "\(auth)&method=API.getBulkRequest&format=json&\(oversized)", post: true)
+        #expect(String(decoding: tooMany.body, as: UTF8.self).contains("at most 100 requests; this one has 101"))
+        let nested = "method=API.getBulkRequest&urls[0]=x".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let inner = try #require(try await Self.json(api, "\(auth)&method=API.getBulkRequest&urls%5B0%5D=\(nested)") as? [[String: String]])
+        #expect(inner.first?["result"] == "error" && inner.first?["message"]?.contains("cannot be nested") == true)
         let html = try await Self.call(api, "\(auth)&method=API.getMatomoVersion&format=html")
         #expect(html.status == 200 && String(decoding: html.body, as: UTF8.self).contains("The format html is not supported"))
         // An error in XML is Matomo's <error message="…"/>.
