@@ -13,7 +13,7 @@ import TallyHTTP
 /// the same builder.
 public struct CentralComponents: Sendable {
     public let config: CentralConfig
-    public let store: CentralStore
+    public let store: any CentralStore
     public let ingest: BatchIngest
     public let aggregation: AggregationService
     public let reports: ReportEngine
@@ -31,7 +31,7 @@ public struct CentralComponents: Sendable {
         }
         tls = try Self.tlsConfiguration(config.ingest)
         try config.checkSecretFiles()
-        store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
+        store = try SQLiteCentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
         reports = ReportEngine(store: store, config: config, clock: clock)
@@ -42,7 +42,7 @@ public struct CentralComponents: Sendable {
     public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), mailer: (any Mailer)? = nil, logger: Logger) throws {
         self.config = config
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        store = try CentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
+        store = try SQLiteCentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
         reports = ReportEngine(store: store, config: config, clock: clock)

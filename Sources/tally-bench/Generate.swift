@@ -18,7 +18,7 @@ struct Generate: AsyncParsableCommand {
     func run() async throws {
         guard let last = LocalDay(lastDay) else { throw ValidationError("--last-day \(lastDay) is not a date; use YYYY-MM-DD.") }
         let utc = TimeZone(identifier: "UTC")!
-        let central = try CentralStore.open(path: store)
+        let central = try SQLiteCentralStore.open(path: store)
         var generator = SyntheticHits(seed: 42)
         let perSiteDay = hits / (days * sites)
         var sequence: Int64 = 0

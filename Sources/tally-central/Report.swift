@@ -103,10 +103,10 @@ struct Aggregate: AsyncParsableCommand {
                 usageError("--from \(fromText) --to \(toText) reaches outside the supported dates \(supported.lowerBound) to \(supported.upperBound); pick days in that range.")
             }
             guard first <= last else { usageError("--from \(fromText) is after --to \(toText); put the earlier date first.") }
-            let sites = try site.map { [$0] } ?? components.store.siteIDs()
+            let sites: [Int] = if let site { [site] } else { try await components.store.siteIDs() }
             for site in sites { try await components.store.markDirty(site: site, from: first, to: last) }
         }
-        let before = try components.store.dirtyDays(limit: .max).filter { site == nil || $0.site == site }
+        let before = try await components.store.dirtyDays(limit: .max).filter { site == nil || $0.site == site }
         let gap = Double(config.aggregation.visitGapMinutes * 60)
         let written = try await components.store.recompute(before, gap: gap)
         print("Aggregated \(written) site-day(s).")

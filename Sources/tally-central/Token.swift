@@ -57,7 +57,7 @@ struct Token: AsyncParsableCommand {
 
         func run() async throws {
             let formatter = ISO8601DateFormatter()
-            for token in try openStore(options.load()).tokens() {
+            for token in try await openStore(options.load()).tokens() {
                 let state = token.revokedAt.map { "revoked \(formatter.string(from: $0))" }
                     ?? token.expiresAt.map { $0 <= Date() ? "expired \(formatter.string(from: $0))" : "expires \(formatter.string(from: $0))" }
                     ?? "no expiry"
@@ -88,7 +88,7 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         let formatter = ISO8601DateFormatter()
-        for entry in try openStore(options.load()).auditLog(limit: max(1, limit)) {
+        for entry in try await openStore(options.load()).auditLog(limit: max(1, limit)) {
             print("\(formatter.string(from: entry.at))  \(entry.event)  \(entry.detail)")
         }
     }
@@ -104,4 +104,4 @@ func openComponents(_ config: CentralConfig) -> CentralComponents {
     }
 }
 
-func openStore(_ config: CentralConfig) -> CentralStore { openComponents(config).store }
+func openStore(_ config: CentralConfig) -> any CentralStore { openComponents(config).store }

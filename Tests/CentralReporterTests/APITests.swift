@@ -119,9 +119,9 @@ struct APITests {
             answers.insert(result.body)
         }
         #expect(answers == ["Authentication required.\n"])
-        #expect(try store.auditEvents().contains("token_used_after_expiry"))
-        #expect(try store.auditEvents().filter { $0 == "token_created" }.count == 2)
-        #expect(try store.auditEvents().contains("token_revoked"))
+        #expect(try await store.auditEvents().contains("token_used_after_expiry"))
+        #expect(try await store.auditEvents().filter { $0 == "token_created" }.count == 2)
+        #expect(try await store.auditEvents().contains("token_revoked"))
         try await api.stop()
     }
 
@@ -165,7 +165,7 @@ struct APITests {
                 #expect(data.range(of: Data(token.dropFirst(4).prefix(20).utf8)) == nil)
             }
         }
-        #expect(try api.components.store.tokens().first?.lastUsedAt != nil)
+        #expect(try await api.components.store.tokens().first?.lastUsedAt != nil)
         try await api.stop()
     }
 }

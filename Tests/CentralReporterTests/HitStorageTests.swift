@@ -45,7 +45,7 @@ struct HitStorageTests {
     func roundTrip() async throws {
         let path = NSTemporaryDirectory() + "tally-columns-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try CentralStore.open(path: path)
+        let store = try SQLiteCentralStore.open(path: path)
         let sparse = Hit(siteID: 1, kind: HitKind(rawValue: "future_kind"), timestamp: 5)
         _ = try await store.store(Self.header(1, count: 2), hits: [Self.fullHit, sparse], contentSHA256: "a", receivedAt: Date())
         #expect(try Self.storedHits(path) == [Self.fullHit, sparse])
@@ -59,7 +59,7 @@ struct HitStorageTests {
         plain.url = "https://example.com/"
         let originals = [Self.fullHit, plain]
         let queue = try DatabaseQueue(path: path)
-        try CentralStore.migrator.migrate(queue, upTo: "v3: API tokens and the send log")
+        try SQLiteCentralStore.migrator.migrate(queue, upTo: "v3: API tokens and the send log")
         try await queue.write { db in
             for (index, hit) in originals.enumerated() {
                 try db.execute(sql: """
@@ -70,7 +70,7 @@ struct HitStorageTests {
         }
         try queue.close()
 
-        _ = try CentralStore.open(path: path)
+        _ = try SQLiteCentralStore.open(path: path)
         #expect(try Self.storedHits(path) == originals)
         let columns = try await DatabaseQueue(path: path).read { db in try db.columns(in: "hits").map(\.name) }
         #expect(!columns.contains("payload"))
@@ -85,24 +85,24 @@ struct StoreUpgradeTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         // A store as the previous release left it: hits stored and every day aggregated, without the new reports.
         let queue = try DatabaseQueue(path: path)
-        try CentralStore.migrator.migrate(queue, upTo: "v9: device brand, bot name and category")
+        try SQLiteCentralStore.migrator.migrate(queue, upTo: "v9: device brand, bot name and category")
         try queue.close()
-        let old = try CentralStore.open(path: path)
+        let old = try SQLiteCentralStore.open(path: path)
         _ = try await old.store(HitStorageTests.header(1, count: 0), hits: ReportFixture.hits, contentSHA256: "a", receivedAt: Date())
-        try await old.recompute(try old.dirtyDays(), gap: 1800)
+        try await old.recompute(try await old.dirtyDays(), gap: 1800)
         try await old.writer.write { db in
             try db.execute(sql: "DELETE FROM daily_rows WHERE report IN ('websites', 'event_names', 'content_names', 'conversions', 'local_hours')")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v10%'")
         }
-        #expect(try old.dirtyDays().isEmpty)
+        #expect(try await old.dirtyDays().isEmpty)
         try old.writer.close()
 
-        let upgraded = try CentralStore.open(path: path)
-        #expect(!(try upgraded.dirtyDays().isEmpty))
-        try await upgraded.recompute(try upgraded.dirtyDays(), gap: 1800)
-        let websites = try upgraded.periodRows(site: 1, report: "websites", from: LocalDay("2026-10-20")!, to: LocalDay("2026-10-30")!)
+        let upgraded = try SQLiteCentralStore.open(path: path)
+        #expect(!(try await upgraded.dirtyDays().isEmpty))
+        try await upgraded.recompute(try await upgraded.dirtyDays(), gap: 1800)
+        let websites = try await upgraded.periodRows(site: 1, report: "websites", from: LocalDay("2026-10-20")!, to: LocalDay("2026-10-30")!)
         #expect(websites.map(\.0) == ["blog.org"] && websites.first?.1.visits == 1)
-        let conversions = try upgraded.periodRows(site: 1, report: "conversions", from: LocalDay("2026-10-20")!, to: LocalDay("2026-10-30")!)
+        let conversions = try await upgraded.periodRows(site: 1, report: "conversions", from: LocalDay("2026-10-20")!, to: LocalDay("2026-10-30")!)
         #expect(conversions.first?.1.hits == 1 && conversions.first?.1.visits == 1)
     }
 }
@@ -114,7 +114,7 @@ struct BatchStreamTests {
         let directory = NSTemporaryDirectory() + "tally-streams-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try CentralStore.open(path: directory + "/central.sqlite")
+        let store = try SQLiteCentralStore.open(path: directory + "/central.sqlite")
         let hit = Hit(siteID: 1, kind: .pageview, timestamp: 1_795_000_000_000)
         func header(_ stream: String, _ sequence: Int64) -> BatchHeader {
             BatchHeader(edgeID: "edge-1", stream: stream, sequence: sequence, createdAt: 1, hitCount: 1, policyDigest: String(repeating: "0", count: 64), bodyBytes: 0)
@@ -125,9 +125,9 @@ struct BatchStreamTests {
         // A replaced buffer numbers from 1 again in its own stream: stored, not a conflict.
         #expect(try await store.store(header("00000000000000ab", 1), hits: [hit], contentSHA256: "b", receivedAt: Date()) == .stored(hits: 1, missingBefore: 0))
         #expect(try await store.store(header("00000000000000ab", 4), hits: [hit], contentSHA256: "c", receivedAt: Date()) == .stored(hits: 1, missingBefore: 2))
-        let contacts = try store.edgeContacts()
+        let contacts = try await store.edgeContacts()
         #expect(contacts.map(\.stream) == ["", "00000000000000ab"])
         #expect(contacts.map(\.lastSequence) == [1, 4])
-        #expect(try store.counts() == (hits: 3, batches: 3))
+        #expect(try await store.counts() == (hits: 3, batches: 3))
     }
 }

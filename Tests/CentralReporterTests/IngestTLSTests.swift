@@ -27,11 +27,11 @@ struct IngestTLSTests {
         let (_, sClient) = try await run("/bin/sh", ["-c", "(printf 'POST /v1/batches HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n'; sleep 1) | openssl s_client -quiet -connect 127.0.0.1:\(central.port) -CAfile \(pki)/central-ca.crt -tls1_3 2>&1"])
         #expect(sClient.contains("alert certificate required"), "\(sClient)")
 
-        #expect(try central.components.store.counts() == (0, 0))
+        #expect(try await central.components.store.counts() == (0, 0))
         // The same batch with edge-1's certificate is accepted, so the refusals were about the client.
         let good = try await central.post(file, certificate: pki + "/edge-edge-1.crt", key: pki + "/edge-edge-1.key", sandbox: sandbox)
         #expect(good.http == 200, "\(good)")
-        #expect(try central.components.store.counts() == (3, 1))
+        #expect(try await central.components.store.counts() == (3, 1))
         try await central.stop()
     }
 
@@ -43,7 +43,7 @@ struct IngestTLSTests {
         let result = try await central.post(claimsEdge2, certificate: sandbox.pki + "/edge-edge-1.crt", key: sandbox.pki + "/edge-edge-1.key", sandbox: sandbox)
         #expect(result.http == 403)
         #expect(result.body.contains("claims edge edge-2 but the certificate names edge-1"))
-        #expect(try central.components.store.counts() == (0, 0))
+        #expect(try await central.components.store.counts() == (0, 0))
         try await central.stop()
     }
 
@@ -71,8 +71,8 @@ struct IngestTLSTests {
             #expect(result.body.contains(message), "\(name): \(result.body)")
             #expect(result.body.split(separator: "\n").count == 1)
         }
-        #expect(try central.components.store.counts() == (0, 0))
-        #expect(try central.components.store.auditEvents().filter { $0 == "edge_rejected" }.count == cases.count)
+        #expect(try await central.components.store.counts() == (0, 0))
+        #expect(try await central.components.store.auditEvents().filter { $0 == "edge_rejected" }.count == cases.count)
         try await central.stop()
     }
 
@@ -86,11 +86,11 @@ struct IngestTLSTests {
         #expect(first.http == 200 && first.body.contains(#""status":"stored""#), "\(first)")
         let again = try await central.post(file, certificate: certificate, key: key, sandbox: sandbox)
         #expect(again.http == 200 && again.body.contains(#""status":"duplicate""#), "\(again)")
-        #expect(try central.components.store.counts() == (4, 1))
+        #expect(try await central.components.store.counts() == (4, 1))
         let conflicting = try sandbox.write(try sandbox.batch(sequence: 1, hits: 2), "conflict.batch")
         let refused = try await central.post(conflicting, certificate: certificate, key: key, sandbox: sandbox)
         #expect(refused.http == 409, "\(refused)")
-        #expect(try central.components.store.counts() == (4, 1))
+        #expect(try await central.components.store.counts() == (4, 1))
         try await central.stop()
     }
 }

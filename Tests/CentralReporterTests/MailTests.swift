@@ -158,7 +158,7 @@ struct MailTests {
             #expect(attachments["site1-\(report)-2026-10-19-2026-10-25.csv"] == csv.body, "\(report)")
         }
         try await api.stop()
-        #expect(try s.components.store.auditEvents().contains("report_sent"))
+        #expect(try await s.components.store.auditEvents().contains("report_sent"))
     }
 
     @Test("Exactly once: across restarts and a period boundary, and after central was down for weeks")
@@ -189,7 +189,7 @@ struct MailTests {
             "<tally.weekly-team.2026-10-19.2026-10-25@tally.invalid>", "<tally.weekly-team.2026-10-26.2026-11-01@tally.invalid>",
             "<tally.weekly-team.2026-11-02.2026-11-08@tally.invalid>", "<tally.weekly-team.2026-11-09.2026-11-15@tally.invalid>",
         ])
-        #expect(try s.components.store.sendLog().allSatisfy { $0.status == "sent" })
+        #expect(try await s.components.store.sendLog().allSatisfy { $0.status == "sent" })
     }
 
     @Test("SMTP server down: retried with backoff, delivered once when it returns")
@@ -197,9 +197,9 @@ struct MailTests {
         let s = try await Self.setup(now: "2026-10-26T09:00:00+01:00")
         defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
         try await s.components.scheduler.runDue(now: s.clock.now())
-        #expect(try s.components.store.sendLog().first?.attempts == 1)
-        #expect(try s.components.store.sendLog().first?.status == "pending")
-        #expect(try s.components.store.auditEvents().contains("report_failed"))
+        #expect(try await s.components.store.sendLog().first?.attempts == 1)
+        #expect(try await s.components.store.sendLog().first?.status == "pending")
+        #expect(try await s.components.store.auditEvents().contains("report_failed"))
         try await s.sink.start()
         s.clock.set("2026-10-26T09:00:10+01:00")
         try await s.components.scheduler.runDue(now: s.clock.now())
@@ -208,7 +208,7 @@ struct MailTests {
         try await s.components.scheduler.runDue(now: s.clock.now())
         try await s.components.scheduler.runDue(now: s.clock.now())
         #expect(s.sink.messages.count == 1)
-        #expect(try s.components.store.sendLog().first?.status == "sent")
+        #expect(try await s.components.store.sendLog().first?.status == "sent")
     }
 
     @Test("STARTTLS is required: a relay that cannot upgrade gets nothing")
@@ -218,7 +218,7 @@ struct MailTests {
         defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
         try await s.components.scheduler.runDue(now: s.clock.now())
         #expect(s.sink.messages.isEmpty)
-        #expect(try s.components.store.sendLog().first?.status == "pending")
+        #expect(try await s.components.store.sendLog().first?.status == "pending")
     }
 
     @Test("Send times and periods across a year boundary and a DST change")

@@ -268,7 +268,7 @@ struct ReportTests {
         }
         let purged = try await c.store.purge(site: 1, before: LocalDay("2026-11-01")!, gap: 1800)
         #expect(purged == ReportFixture.hits.count)
-        #expect(try c.store.counts().hits == ReportFixture.site2Hits.count, "only site 2's hits remain")
+        #expect(try await c.store.counts().hits == ReportFixture.site2Hits.count, "only site 2's hits remain")
         for (index, (period, date)) in periods.enumerated() {
             var reports: [String] = []
             for report in ["summary", "pages", "countries", "events", "entry_pages", "evolution"] {
@@ -291,7 +291,7 @@ struct AggregationServiceTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let components = try await ReportFixture.load(in: directory)
-        #expect(try components.store.dirtyDays().filter { $0.site == 1 }.count == 3)
+        #expect(try await components.store.dirtyDays().filter { $0.site == 1 }.count == 3)
         var config = components.config
         config.aggregation.intervalSeconds = 1
         let (rounds, round) = AsyncStream.makeStream(of: Void.self)
@@ -306,8 +306,8 @@ struct AggregationServiceTests {
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        #expect(try components.store.dirtyDays().isEmpty)
-        let days = try components.store.visitsPerDay(site: 1)
+        #expect(try await components.store.dirtyDays().isEmpty)
+        let days = try await components.store.visitsPerDay(site: 1)
         #expect(days == ["2026-10-24": 3, "2026-10-25": 3, "2026-10-26": 2])
     }
 }
@@ -337,9 +337,9 @@ struct DeletionTests {
         #expect(after.rows[0].values[0] == 3, "the day is re-aggregated without her visit")
         let pages = try await c.reports.report(ReportDefinition.named("pages")!, site: site, period: day, limit: 100)
         #expect(!pages.rows.contains { $0.label.hasSuffix("/account") })
-        #expect(try c.store.auditEvents().last == "data_deleted")
-        #expect(try c.store.auditLog(limit: 1).first?.detail.contains(alice) == true)
-        #expect(try c.store.auditLog(limit: 1).first?.detail.contains("alice@") == false)
+        #expect(try await c.store.auditEvents().last == "data_deleted")
+        #expect(try await c.store.auditLog(limit: 1).first?.detail.contains(alice) == true)
+        #expect(try await c.store.auditLog(limit: 1).first?.detail.contains("alice@") == false)
         let again = try await c.store.deleteUser(site: 1, userID: "alice@example.org", hasher: hasher, gap: 1800, now: Date())
         #expect(again.hits == 0)
     }

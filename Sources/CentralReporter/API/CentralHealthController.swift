@@ -7,7 +7,7 @@ import TallyCore
 /// store commits a write now, `degraded` (503) with the reason when it does not — then ingest answers 503
 /// too and edges keep their batches until the store is back, with no restart needed.
 struct CentralHealthController: Sendable {
-    let store: CentralStore
+    let store: any CentralStore
     let clock: any TallyClock
 
     func addRoutes(to router: Router<APIRequestContext>) {

@@ -12,7 +12,7 @@ import TallyCore
 struct MatomoAPIController: Sendable {
     let config: CentralConfig
     let reports: ReportEngine
-    let store: CentralStore
+    let store: any CentralStore
     let limiter: FailureLimiter
     let clock: any TallyClock
 
@@ -306,7 +306,7 @@ struct MatomoAPIController: Sendable {
         let site = try sites(p["idSite"], token: token, single: true)[0]
         let always = ReportPeriod(kind: .range, from: LocalDay(year: 1970, month: 1, day: 1)!, to: LocalDay(year: 2199, month: 12, day: 31)!)
         try await reports.refresh(site: site, period: always)
-        let ids = try store.periodRows(site: site.id, report: "goals", from: always.from, to: always.to)
+        let ids = try await store.periodRows(site: site.id, report: "goals", from: always.from, to: always.to)
             .compactMap { label, _ in label.hasPrefix("goal ") ? Int(label.dropFirst(5)) : nil }.sorted()
         return .table(ids.map { id in
             MatomoRow(columns: [

@@ -218,22 +218,22 @@ enum MatomoMethods {
     /// The period's summed visit metrics and its unique visitors.
     static func summaryMetrics(_ api: MatomoAPIController, site: ReportSite, period: ReportPeriod) async throws -> (Metrics, Int) {
         try await api.reports.refresh(site: site, period: period)
-        let days = try api.store.dailySummaries(site: site.id, from: period.from, to: period.to)
-        let unique = try api.store.uniqueVisitors(site: site.id, from: period.from, to: period.to, zone: site.timeZone)
+        let days = try await api.store.dailySummaries(site: site.id, from: period.from, to: period.to)
+        let unique = try await api.store.uniqueVisitors(site: site.id, from: period.from, to: period.to, zone: site.timeZone)
         return (days.values.reduce(Metrics()) { $0 + $1.metrics }, unique)
     }
 
     /// `Actions.get`: pageviews, downloads, outlinks and searches of the period.
     static func actionsSummary(_ api: MatomoAPIController, site: ReportSite, period: ReportPeriod) async throws -> MatomoRow {
         try await api.reports.refresh(site: site, period: period)
-        let days = try api.store.dailySummaries(site: site.id, from: period.from, to: period.to)
+        let days = try await api.store.dailySummaries(site: site.id, from: period.from, to: period.to)
         let total = days.values.reduce(Metrics()) { $0 + $1.metrics }
-        func rows(_ report: String) throws -> [(String, Metrics)] {
-            try api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
+        func rows(_ report: String) async throws -> [(String, Metrics)] {
+            try await api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
         }
         func sum(_ rows: [(String, Metrics)]) -> Metrics { rows.reduce(Metrics()) { $0 + $1.1 } }
-        let keywords = try rows("site_search")
-        let downloads = sum(try rows("downloads")), outlinks = sum(try rows("outlinks")), searches = sum(keywords)
+        let keywords = try await rows("site_search")
+        let downloads = sum(try await rows("downloads")), outlinks = sum(try await rows("outlinks")), searches = sum(keywords)
         return MatomoRow(columns: [
             ("nb_pageviews", .int(total.pageviews)), ("nb_uniq_pageviews", .int(total.uniquePageviews)),
             ("nb_downloads", .int(downloads.hits)), ("nb_uniq_downloads", .int(downloads.visits)),
@@ -247,29 +247,29 @@ enum MatomoMethods {
     /// The conversion rate is converted visits over the period's visits, as a percentage.
     static func goals(_ api: MatomoAPIController, site: ReportSite, period: ReportPeriod, idGoal: String?) async throws -> MatomoRow {
         try await api.reports.refresh(site: site, period: period)
-        func total(_ report: String, label: String = "") throws -> Metrics {
-            try api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
+        func total(_ report: String, label: String = "") async throws -> Metrics {
+            try await api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
                 .filter { $0.0 == label }.reduce(Metrics()) { $0 + $1.1 }
         }
-        let visits = try api.store.dailySummaries(site: site.id, from: period.from, to: period.to).values.reduce(0) { $0 + $1.metrics.visits }
+        let visits = try await api.store.dailySummaries(site: site.id, from: period.from, to: period.to).values.reduce(0) { $0 + $1.metrics.visits }
         func columns(conversions: Int, converted: Int, revenue: Double) -> [(name: String, value: MatomoValue)] {
             [("nb_conversions", .int(conversions)), ("nb_visits_converted", .int(converted)), ("revenue", money(revenue))]
         }
         let rate: (Int) -> (name: String, value: MatomoValue) = { ("conversion_rate", .text(percent($0, of: visits))) }
         switch idGoal ?? "" {
         case "", "0":
-            let all = try total("conversions")
+            let all = try await total("conversions")
             return MatomoRow(columns: columns(conversions: all.hits, converted: all.visits, revenue: all.value) + [rate(all.visits)])
         case "ecommerceOrder":
-            let orders = try total("ecommerce")
+            let orders = try await total("ecommerce")
             var row = MatomoRow(columns: columns(conversions: orders.hits, converted: orders.visits, revenue: orders.value))
             for part in ["subtotal", "tax", "shipping", "discount"] {
-                row.columns.append(("revenue_\(part)", money(try total("order_amounts", label: part).value)))
+                row.columns.append(("revenue_\(part)", money(try await total("order_amounts", label: part).value)))
             }
             row.columns += [("items", .int(orders.items)), ("avg_order_revenue", money(orders.hits == 0 ? 0 : orders.value / Double(orders.hits))), rate(orders.visits)]
             return row
         case "ecommerceAbandonedCart":
-            let carts = try total("abandoned_carts")
+            let carts = try await total("abandoned_carts")
             return MatomoRow(columns: columns(conversions: carts.hits, converted: carts.visits, revenue: carts.value) + [
                 ("items", .int(carts.items)), ("avg_order_revenue", money(carts.hits == 0 ? 0 : carts.value / Double(carts.hits))), rate(carts.visits),
             ])
@@ -277,7 +277,7 @@ enum MatomoMethods {
             guard let id = Int(text), id > 0 else {
                 throw MatomoAPIController.Failure(message: "idGoal=\(text) is not a goal id; use a positive whole number, ecommerceOrder or ecommerceAbandonedCart.")
             }
-            let goal = try total("goals", label: "goal \(id)")
+            let goal = try await total("goals", label: "goal \(id)")
             return MatomoRow(columns: columns(conversions: goal.hits, converted: goal.visits, revenue: goal.value) + [rate(goal.visits)])
         }
     }
@@ -309,7 +309,7 @@ enum MatomoMethods {
         _ api: MatomoAPIController, report: String, columns: Columns, site: ReportSite, period: ReportPeriod, parameters: [String: String]
     ) async throws -> [MatomoRow] {
         try await api.reports.refresh(site: site, period: period)
-        var data = try api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
+        var data = try await api.store.periodRows(site: site.id, report: report, from: period.from, to: period.to)
         // Hours keep their order, as in Matomo, unless a sort is asked for.
         let inTimeOrder = ["hours", "local_hours"].contains(report) && (parameters["filter_sort_column"] ?? "").isEmpty
         if inTimeOrder { data.sort { (Int($0.0) ?? 24) < (Int($1.0) ?? 24) } }

@@ -21,7 +21,7 @@ public struct APIRequestContext: RequestContext {
 /// learns nothing about which tokens exist; too many failures from one client get 429 for a cool-down.
 struct TokenAuthentication: RouterMiddleware {
     typealias Context = APIRequestContext
-    let store: CentralStore
+    let store: any CentralStore
     let limiter: FailureLimiter
     let clock: any TallyClock
 

@@ -6,14 +6,14 @@ import TallyCore
 /// Recomputes the days new batches touched (late and out-of-order data included), and once a day purges
 /// raw hits older than `raw_retention_days`. Stops between two days' work on graceful shutdown.
 public struct AggregationService: Service {
-    let store: CentralStore
+    let store: any CentralStore
     let config: CentralConfig
     let clock: any TallyClock
     let logger: Logger
     /// Called after each round of work, for whoever needs to know it happened (tests wait on it).
     let onRound: @Sendable () -> Void
 
-    public init(store: CentralStore, config: CentralConfig, clock: any TallyClock, logger: Logger, onRound: @escaping @Sendable () -> Void = {}) {
+    public init(store: any CentralStore, config: CentralConfig, clock: any TallyClock, logger: Logger, onRound: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.config = config
         self.clock = clock
@@ -44,13 +44,13 @@ public struct AggregationService: Service {
 
     public func aggregateDirtyDays() async throws {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
-        try await store.recompute(try store.dirtyDays(), gap: gap)
+        try await store.recompute(try await store.dirtyDays(), gap: gap)
     }
 
     /// Purges every site's raw hits older than the retention; returns (site, hits deleted) per site.
     public func purgeExpired() async throws -> [(site: Int, deleted: Int, before: LocalDay)] {
         var result: [(Int, Int, LocalDay)] = []
-        for site in try store.siteIDs() {
+        for site in try await store.siteIDs() {
             let before = LocalDay(containing: clock.now(), in: config.timeZone(site: site)).adding(days: -config.aggregation.rawRetentionDays)
             let deleted = try await store.purge(site: site, before: before, gap: Double(config.aggregation.visitGapMinutes * 60))
             if deleted > 0 {

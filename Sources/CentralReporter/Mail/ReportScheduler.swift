@@ -8,13 +8,13 @@ import TallyCore
 /// backoff (30 s doubling to an hour) until the relay accepts it. Sent and failed attempts are audited.
 public struct ReportScheduler: Service {
     let config: CentralConfig
-    let store: CentralStore
+    let store: any CentralStore
     let reports: ReportEngine
     let mailer: (any Mailer)?
     let clock: any TallyClock
     let logger: Logger
 
-    public init(config: CentralConfig, store: CentralStore, reports: ReportEngine, mailer: (any Mailer)?, clock: any TallyClock, logger: Logger) {
+    public init(config: CentralConfig, store: any CentralStore, reports: ReportEngine, mailer: (any Mailer)?, clock: any TallyClock, logger: Logger) {
         self.config = config
         self.store = store
         self.reports = reports
@@ -46,10 +46,10 @@ public struct ReportScheduler: Service {
     /// Queues what is due and sends what is queued and ready.
     public func runDue(now: Date) async throws {
         for schedule in config.schedules {
-            for period in ScheduleCalendar.due(schedule, now: now, after: try store.lastQueued(schedule: schedule.name)) {
+            for period in ScheduleCalendar.due(schedule, now: now, after: try await store.lastQueued(schedule: schedule.name)) {
                 try await store.queue(schedule: schedule.name, period: period, messageID: ReportMail.messageID(schedule: schedule.name, period: period))
             }
-            for queued in try store.pendingReports(schedule: schedule.name, now: now) {
+            for queued in try await store.pendingReports(schedule: schedule.name, now: now) {
                 let period = ReportPeriod(kind: ScheduleCalendar.kind(schedule.cadence), from: queued.from, to: queued.to)
                 let detail = "schedule=\(schedule.name) period=\(period.from)..\(period.to) recipients=\(schedule.recipients.count)"
                 do {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import TallyCore
 
 /// One report, ready to render: the rows in order, each a label and one value per column.
@@ -51,11 +50,11 @@ public struct ReportTable: Sendable {
 
 /// Builds reports from the daily aggregates of a period (made fresh first for days still dirty).
 public struct ReportEngine: Sendable {
-    let store: CentralStore
+    let store: any CentralStore
     let config: CentralConfig
     let clock: any TallyClock
 
-    public init(store: CentralStore, config: CentralConfig, clock: any TallyClock = SystemClock()) {
+    public init(store: any CentralStore, config: CentralConfig, clock: any TallyClock = SystemClock()) {
         self.store = store
         self.config = config
         self.clock = clock
@@ -87,7 +86,7 @@ public struct ReportEngine: Sendable {
     func refresh(site: ReportSite, period: ReportPeriod) async throws {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
         _ = try await store.recompute(
-            try store.dirtyDays(limit: .max).filter { $0.site == site.id && $0.day >= period.from && $0.day <= period.to }, gap: gap)
+            try await store.dirtyDays(limit: .max).filter { $0.site == site.id && $0.day >= period.from && $0.day <= period.to }, gap: gap)
     }
 
     public func report(_ definition: ReportDefinition, site: ReportSite, period: ReportPeriod, limit: Int) async throws -> ReportTable {
@@ -98,16 +97,16 @@ public struct ReportEngine: Sendable {
             columns: definition.columns.map { .init(id: $0.id, title: $0.title, format: $0.format) }, rows: [])
         switch definition.id.rawValue {
         case "summary":
-            let days = try store.dailySummaries(site: site.id, from: period.from, to: period.to)
+            let days = try await store.dailySummaries(site: site.id, from: period.from, to: period.to)
             let total = days.values.reduce(Metrics()) { $0 + $1.metrics }
             let bots = days.values.reduce(0) { $0 + $1.botHits }
-            let unique = try store.uniqueVisitors(site: site.id, from: period.from, to: period.to, zone: site.timeZone)
+            let unique = try await store.uniqueVisitors(site: site.id, from: period.from, to: period.to, zone: site.timeZone)
             table.columns = Self.summaryColumns
             table.rows = [.init(label: period.description, values: Self.summaryValues(total, uniqueVisitors: unique, botHits: bots))]
         case "ecommerce":
-            let rows = try store.periodRows(site: site.id, report: "ecommerce", from: period.from, to: period.to)
+            let rows = try await store.periodRows(site: site.id, report: "ecommerce", from: period.from, to: period.to)
             let total = rows.reduce(Metrics()) { $0 + $1.1 }
-            let visits = try store.dailySummaries(site: site.id, from: period.from, to: period.to).values.reduce(0) { $0 + $1.metrics.visits }
+            let visits = try await store.dailySummaries(site: site.id, from: period.from, to: period.to).values.reduce(0) { $0 + $1.metrics.visits }
             // Matomo's ecommerce conversion rate: the share of visits with an order.
             let rate = visits == 0 ? 0 : (1000 * Double(total.visits) / Double(visits)).rounded() / 10
             table.columns.insert(.init(id: "conversion_rate", title: "Conversion rate", format: .percent), at: 4)
@@ -115,14 +114,14 @@ public struct ReportEngine: Sendable {
             values.insert(rate, at: 4)
             table.rows = [.init(label: period.description, values: values)]
         case "evolution":
-            let days = try store.dailySummaries(site: site.id, from: period.from, to: period.to)
+            let days = try await store.dailySummaries(site: site.id, from: period.from, to: period.to)
             table.columns = Self.summaryColumns
             table.rows = period.days.map { day in
                 let entry = days[day]
                 return .init(label: day.description, values: Self.summaryValues(entry?.metrics ?? Metrics(), uniqueVisitors: entry?.uniqueVisitors ?? 0, botHits: entry?.botHits ?? 0))
             }
         default:
-            let rows = try store.periodRows(site: site.id, report: definition.id.rawValue, from: period.from, to: period.to)
+            let rows = try await store.periodRows(site: site.id, report: definition.id.rawValue, from: period.from, to: period.to)
             let main = definition.columns.first
             let sorted = rows.sorted { a, b in
                 if definition.order == .mainMetric, let main {
@@ -139,80 +138,5 @@ public struct ReportEngine: Sendable {
             table.rows = kept.map { label, metrics in .init(label: label, values: definition.columns.map { $0.value(metrics) }) }
         }
         return table
-    }
-}
-
-extension CentralStore {
-    /// A report's rows summed over a period, by label.
-    func periodRows(site: Int, report: String, from: LocalDay, to: LocalDay) throws -> [(String, Metrics)] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT label, SUM(visits), SUM(actions), SUM(bounces), SUM(visit_seconds), SUM(pageviews),
-                       SUM(unique_pageviews), SUM(hits), SUM(value), SUM(items), SUM(carts)
-                FROM daily_rows WHERE site_id = ? AND report = ? AND day >= ? AND day <= ?
-                GROUP BY label
-                """, arguments: [site, report, from.description, to.description]).map { row in
-                (row[0], Self.metrics(row, from: 1))
-            }
-        }
-    }
-
-    /// Each day's summary metrics, unique visitors and bot hits.
-    func dailySummaries(site: Int, from: LocalDay, to: LocalDay) throws -> [LocalDay: (metrics: Metrics, uniqueVisitors: Int, botHits: Int)] {
-        try writer.read { db in
-            var result: [LocalDay: (metrics: Metrics, uniqueVisitors: Int, botHits: Int)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT v.day, v.unique_visitors, v.bot_hits, r.visits, r.actions, r.bounces, r.visit_seconds, r.pageviews,
-                       r.unique_pageviews, r.hits, r.value, r.items, r.carts
-                FROM daily_visitors v LEFT JOIN daily_rows r
-                  ON r.site_id = v.site_id AND r.day = v.day AND r.report = 'summary' AND r.label = ''
-                WHERE v.site_id = ? AND v.day >= ? AND v.day <= ?
-                """, arguments: [site, from.description, to.description]) {
-                guard let day = LocalDay(row[0] as String) else { continue }
-                result[day] = (Self.metrics(row, from: 3), row[1], row[2])
-            }
-            return result
-        }
-    }
-
-    /// Unique visitors over a period: a single day's exact count; for longer periods the distinct
-    /// visitor ids of the raw hits, or — when some of the period's raw hits were purged — the merge of
-    /// the days' HyperLogLog sketches (standard error about 1.6%).
-    func uniqueVisitors(site: Int, from: LocalDay, to: LocalDay, zone: TimeZone) throws -> Int {
-        try writer.read { db in
-            if from == to {
-                return try Int.fetchOne(db, sql: "SELECT unique_visitors FROM daily_visitors WHERE site_id = ? AND day = ?", arguments: [site, from.description]) ?? 0
-            }
-            let purged = try String.fetchOne(db, sql: "SELECT purged_before FROM purge_state WHERE site_id = ?", arguments: [site]).flatMap(LocalDay.init)
-            if let purged, from < purged {
-                var sketch = HyperLogLog()
-                for bytes in try Data.fetchAll(db, sql: "SELECT sketch FROM daily_visitors WHERE site_id = ? AND day >= ? AND day <= ?", arguments: [site, from.description, to.description]) {
-                    if let day = HyperLogLog(bytes: bytes) { sketch.merge(day) }
-                }
-                return sketch.estimate
-            }
-            let start = from.bounds(in: zone).start.millisecondsSince1970
-            let end = to.bounds(in: zone).end.millisecondsSince1970
-            return try Int.fetchOne(db, sql: """
-                SELECT COUNT(DISTINCT visitor_id) FROM hits
-                WHERE site_id = ? AND ts >= ? AND ts < ? AND is_bot = 0 AND visitor_id IS NOT NULL
-                  AND aggregate_only = 0
-                """, arguments: [site, start, end]) ?? 0
-        }
-    }
-
-    static func metrics(_ row: Row, from index: Int) -> Metrics {
-        var m = Metrics()
-        m.visits = row[index] ?? 0
-        m.actions = row[index + 1] ?? 0
-        m.bounces = row[index + 2] ?? 0
-        m.visitSeconds = row[index + 3] ?? 0
-        m.pageviews = row[index + 4] ?? 0
-        m.uniquePageviews = row[index + 5] ?? 0
-        m.hits = row[index + 6] ?? 0
-        m.value = row[index + 7] ?? 0
-        m.items = row[index + 8] ?? 0
-        m.carts = row[index + 9] ?? 0
-        return m
     }
 }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import TallyCore
 
 /// What storing a batch did.
@@ -14,366 +13,288 @@ public enum StoreOutcome: Sendable, Equatable {
     case conflict
 }
 
-/// Central's storage, behind a protocol so another backend (PostgreSQL) can replace SQLite.
+/// What ingest needs of a store.
 public protocol BatchStore: Sendable {
     /// Stores the batch record and all its hits in one transaction, or recognises a replay.
     func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome
     func audit(_ event: String, detail: String, at: Date) async throws
 }
 
-/// `<data_dir>/central.sqlite`: received batches, their hits, and the audit log.
-public struct CentralStore: BatchStore {
-    let writer: any DatabaseWriter
-    public let path: String
+/// Central's storage: SQLite on one machine (`SQLiteCentralStore`, the default) or PostgreSQL shared by
+/// several nodes (`PostgresCentralStore`). Each backend implements these operations in its own SQL, each
+/// one a transaction; what is built on them — aggregation, reports, tokens, the send log, deletion — is
+/// written once, in the extensions below and in their callers.
+public protocol CentralStore: BatchStore {
     /// The time zone each site's days are counted in.
-    let zones: @Sendable (Int) -> TimeZone
+    var zones: @Sendable (Int) -> TimeZone { get }
 
-    public static func open(path: String, zones: @escaping @Sendable (Int) -> TimeZone = { _ in TimeZone.gmt }) throws -> CentralStore {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // WAL (DatabasePool's default) lets reports read while batches are written. synchronous = FULL
-            // because central acknowledges a batch only after its commit, and the edge then deletes it.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        do {
-            PrivateDatabaseFile.prepare(path)
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            try migrator.migrate(pool)
-            return CentralStore(writer: pool, path: path, zones: zones)
-        } catch {
-            throw CentralError.store(path: path, reason: "\(error)")
-        }
-    }
+    // MARK: Batches
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: batches, hits, audit log") { db in
-            try db.execute(sql: """
-                CREATE TABLE batches (
-                    edge_id TEXT NOT NULL,
-                    sequence INTEGER NOT NULL,
-                    received_at INTEGER NOT NULL,   -- ms since 1970 UTC
-                    created_at INTEGER NOT NULL,    -- ms, from the batch header
-                    hit_count INTEGER NOT NULL,
-                    policy_digest TEXT NOT NULL,
-                    content_sha256 TEXT NOT NULL,   -- of the batch bytes, to tell a replay from a conflict
-                    PRIMARY KEY (edge_id, sequence)
-                ) WITHOUT ROWID;
-                CREATE TABLE hits (
-                    id INTEGER PRIMARY KEY,
-                    edge_id TEXT NOT NULL,
-                    sequence INTEGER NOT NULL,
-                    site_id INTEGER NOT NULL,
-                    ts INTEGER NOT NULL,            -- ms since 1970 UTC
-                    kind TEXT NOT NULL,
-                    visitor_id TEXT,
-                    policy_digest TEXT NOT NULL,
-                    payload BLOB NOT NULL           -- the Hit as canonical JSON
-                );
-                CREATE INDEX hits_by_site_time ON hits (site_id, ts);
-                CREATE TABLE audit_log (
-                    id INTEGER PRIMARY KEY,
-                    at INTEGER NOT NULL,
-                    event TEXT NOT NULL,
-                    detail TEXT NOT NULL
-                );
-                """)
-        }
-        migrator.registerMigration("v2: daily aggregates") { db in
-            try db.execute(sql: """
-                ALTER TABLE hits ADD COLUMN is_bot INTEGER NOT NULL DEFAULT 0;
-                UPDATE hits SET is_bot = COALESCE(json_extract(payload, '$.bot'), 0);
-                -- (site, day) pairs whose aggregates must be recomputed; days in the site's time zone.
-                CREATE TABLE dirty_days (
-                    site_id INTEGER NOT NULL,
-                    day TEXT NOT NULL,
-                    PRIMARY KEY (site_id, day)
-                ) WITHOUT ROWID;
-                CREATE TABLE daily_rows (
-                    site_id INTEGER NOT NULL,
-                    day TEXT NOT NULL,
-                    report TEXT NOT NULL,
-                    label TEXT NOT NULL,
-                    visits INTEGER NOT NULL,
-                    actions INTEGER NOT NULL,
-                    bounces INTEGER NOT NULL,
-                    visit_seconds INTEGER NOT NULL,
-                    pageviews INTEGER NOT NULL,
-                    unique_pageviews INTEGER NOT NULL,
-                    hits INTEGER NOT NULL,
-                    value REAL NOT NULL,
-                    PRIMARY KEY (site_id, report, day, label)
-                ) WITHOUT ROWID;
-                CREATE TABLE daily_visitors (
-                    site_id INTEGER NOT NULL,
-                    day TEXT NOT NULL,
-                    unique_visitors INTEGER NOT NULL,
-                    bot_hits INTEGER NOT NULL,
-                    sketch BLOB NOT NULL,           -- HyperLogLog of the day's visitor ids
-                    PRIMARY KEY (site_id, day)
-                ) WITHOUT ROWID;
-                -- Raw hits of days before this one have been purged (per site).
-                CREATE TABLE purge_state (
-                    site_id INTEGER PRIMARY KEY,
-                    purged_before TEXT NOT NULL
-                );
-                """)
-            // Days that already hold hits need their first aggregation.
-            try markDaysWithHitsDirty(db)
-        }
-        migrator.registerMigration("v3: API tokens and the send log") { db in
-            try db.execute(sql: """
-                CREATE TABLE api_tokens (
-                    id INTEGER PRIMARY KEY,
-                    name TEXT NOT NULL,
-                    token_sha256 TEXT NOT NULL UNIQUE,  -- the token itself is shown once and never stored
-                    sites TEXT NOT NULL,                -- comma-separated site ids; '*' for every site
-                    role TEXT NOT NULL,                 -- 'viewer' or 'admin'
-                    created_at INTEGER NOT NULL,
-                    expires_at INTEGER,
-                    revoked_at INTEGER,
-                    last_used_at INTEGER
-                );
-                -- One row per (schedule, period): what makes each scheduled e-mail go out exactly once.
-                CREATE TABLE send_log (
-                    schedule TEXT NOT NULL,
-                    period_start TEXT NOT NULL,
-                    period_end TEXT NOT NULL,
-                    status TEXT NOT NULL,               -- 'pending', 'sent'
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
-                    message_id TEXT NOT NULL,
-                    sent_at INTEGER,
-                    last_error TEXT,
-                    PRIMARY KEY (schedule, period_start)
-                ) WITHOUT ROWID;
-                """)
-        }
-        migrator.registerMigration("v4: hits as typed columns") { db in
-            // The payload document becomes one column per field (Hit+Columns.swift); json_extract gives
-            // booleans as 1/0 and leaves absent fields NULL, as the columns expect.
-            // The layout as it was then: later columns arrive with their own migrations.
-            let fields = Hit.columns.prefix(Hit.firstLayoutCount).filter { !["site_id", "ts", "kind", "is_bot"].contains($0) }
-            try db.execute(sql: """
-                CREATE TABLE hits_v4 (
-                    id INTEGER PRIMARY KEY,
-                    edge_id TEXT NOT NULL,
-                    sequence INTEGER NOT NULL,
-                    policy_digest TEXT NOT NULL,
-                    \(Hit.columnDeclarations.prefix(Hit.firstLayoutCount).joined(separator: ",\n"))
-                );
-                INSERT INTO hits_v4 (id, edge_id, sequence, policy_digest, site_id, ts, kind, is_bot, \(fields.joined(separator: ", ")))
-                SELECT id, edge_id, sequence, policy_digest, site_id, ts, kind, is_bot,
-                    \(fields.map { name in
-                        ["aggregate_only", "new_visit"].contains(name)
-                            ? "COALESCE(json_extract(payload, '$.\(name)'), 0)" : "json_extract(payload, '$.\(name)')"
-                    }.joined(separator: ", "))
-                FROM hits;
-                DROP TABLE hits;
-                ALTER TABLE hits_v4 RENAME TO hits;
-                CREATE INDEX hits_by_site_time ON hits (site_id, ts);
-                """)
-        }
-        migrator.registerMigration("v5: dirty-day generations") { db in
-            // Each new mark of a dirty day bumps its generation, so a recomputation from a snapshot clears
-            // the mark only if no batch touched the day since (CentralStore+Aggregation.swift).
-            try db.execute(sql: "ALTER TABLE dirty_days ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
-        }
-        migrator.registerMigration("v6: batch streams") { db in
-            // (edge, stream, sequence) becomes the exactly-once key: an edge whose buffer was replaced
-            // numbers its batches in a new stream. Batches stored before carry the unnamed stream ''.
-            try db.execute(sql: """
-                CREATE TABLE batches_v6 (
-                    edge_id TEXT NOT NULL,
-                    stream TEXT NOT NULL,
-                    sequence INTEGER NOT NULL,
-                    received_at INTEGER NOT NULL,   -- ms since 1970 UTC
-                    created_at INTEGER NOT NULL,    -- ms, from the batch header
-                    hit_count INTEGER NOT NULL,
-                    policy_digest TEXT NOT NULL,
-                    content_sha256 TEXT NOT NULL,   -- of the batch bytes, to tell a replay from a conflict
-                    PRIMARY KEY (edge_id, stream, sequence)
-                ) WITHOUT ROWID;
-                INSERT INTO batches_v6 (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
-                SELECT edge_id, '', sequence, received_at, created_at, hit_count, policy_digest, content_sha256 FROM batches;
-                DROP TABLE batches;
-                ALTER TABLE batches_v6 RENAME TO batches;
-                ALTER TABLE hits ADD COLUMN stream TEXT NOT NULL DEFAULT '';
-                -- One row that /healthz writes, so health proves the store takes writes, not only reads.
-                CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
-                INSERT INTO health_probe (id, checked_at) VALUES (1, 0);
-                """)
-        }
-        migrator.registerMigration("v7: ecommerce and content fields") { db in
-            for declaration in Hit.columnDeclarations.prefix(Hit.v7LayoutCount).dropFirst(Hit.firstLayoutCount) {
-                try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
-            }
-            // Items and abandoned carts, counted in the ecommerce and products reports.
-            try db.execute(sql: """
-                ALTER TABLE daily_rows ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE daily_rows ADD COLUMN carts INTEGER NOT NULL DEFAULT 0;
-                -- The first order received under each order id of a site: Matomo counts a repeated order
-                -- id once. Kept apart from the raw hits, so the rule holds after they are purged.
-                CREATE TABLE orders (
-                    site_id INTEGER NOT NULL,
-                    order_id TEXT NOT NULL,
-                    ts INTEGER NOT NULL,             -- the counted order's time, ms since 1970 UTC
-                    PRIMARY KEY (site_id, order_id)
-                ) WITHOUT ROWID;
-                """)
-        }
-        migrator.registerMigration("v8: custom dimensions") { db in
-            for declaration in Hit.columnDeclarations.prefix(Hit.v8LayoutCount).dropFirst(Hit.v7LayoutCount) {
-                try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
-            }
-        }
-        migrator.registerMigration("v9: device brand, bot name and category") { db in
-            for declaration in Hit.columnDeclarations.dropFirst(Hit.v8LayoutCount) {
-                try db.execute(sql: "ALTER TABLE hits ADD COLUMN \(declaration)")
-            }
-        }
-        migrator.registerMigration("v10: reports for Matomo's Reporting API") { db in
-            // New reports (websites, browser and OS families, local hours, event dimensions, content names
-            // and pieces, conversions, order amounts, abandoned carts): every day whose raw hits are kept is
-            // aggregated again. Days whose raw hits were purged keep their aggregates, without these rows.
-            try markDaysWithHitsDirty(db)
-        }
-        return migrator
-    }
-
-    /// Marks every (site, day) that holds raw hits for aggregation. Site time zones are not known to a
-    /// migration, so the UTC day and both neighbours are marked (no offset exceeds a day); a neighbour
-    /// without hits aggregates to nothing.
-    private static func markDaysWithHitsDirty(_ db: Database) throws {
-        for row in try Row.fetchAll(db, sql: "SELECT DISTINCT site_id, ts / 86400000 FROM hits") {
-            let site: Int = row[0]
-            let utcDay = LocalDay(containing: Date(timeIntervalSince1970: Double(row[1] as Int64) * 86_400), in: TimeZone.gmt)
-            for offset in -1...1 {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO dirty_days (site_id, day) VALUES (?, ?)",
-                    arguments: [site, utcDay.adding(days: offset).description])
-            }
-        }
-    }
-
-    /// Marks (site, day) for re-aggregation, bumping its generation if it already was.
-    static let markDirtySQL = """
-        INSERT INTO dirty_days (site_id, day) VALUES (?, ?)
-        ON CONFLICT (site_id, day) DO UPDATE SET generation = generation + 1
-        """
-
-    public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
-        try await writer.write { db in
-            if let existing = try String.fetchOne(
-                db, sql: "SELECT content_sha256 FROM batches WHERE edge_id = ? AND stream = ? AND sequence = ?",
-                arguments: [header.edgeID, header.stream, header.sequence]) {
-                return existing == contentSHA256 ? .duplicate : .conflict
-            }
-            let previous = try Int64.fetchOne(
-                db, sql: "SELECT MAX(sequence) FROM batches WHERE edge_id = ? AND stream = ? AND sequence < ?",
-                arguments: [header.edgeID, header.stream, header.sequence]) ?? 0
-            try db.execute(
-                sql: """
-                    INSERT INTO batches (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [header.edgeID, header.stream, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
-                            hits.count, header.policyDigest, contentSHA256])
-            let insert = try db.cachedStatement(sql: Self.insertHit)
-            let batchValues = [
-                header.edgeID.databaseValue, header.stream.databaseValue, header.sequence.databaseValue, header.policyDigest.databaseValue,
-            ]
-            var dirty: Set<DirtyDay> = []
-            // A batch's hits mostly fall on one day per site: the last day's bounds answer without a calendar.
-            var lastDay: [Int: (day: LocalDay, start: Int64, end: Int64)] = [:]
-            for hit in hits {
-                // The values are built from the record's own typed fields, one per placeholder, so GRDB's
-                // argument check is skipped.
-                insert.setUncheckedArguments(StatementArguments(batchValues + hit.columnDatabaseValues))
-                try insert.execute()
-                if hit.kind == .ecommerceOrder, let order = hit.orderID {
-                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO orders (site_id, order_id, ts) VALUES (?, ?, ?)")
-                        .execute(arguments: [hit.siteID, order, hit.timestamp])
-                }
-                if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
-                let zone = zones(hit.siteID)
-                let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)
-                let bounds = day.bounds(in: zone)
-                lastDay[hit.siteID] = (day, bounds.start.millisecondsSince1970, bounds.end.millisecondsSince1970)
-                dirty.insert(DirtyDay(site: hit.siteID, day: day))
-            }
-            let mark = try db.cachedStatement(sql: Self.markDirtySQL)
-            for day in dirty { try mark.execute(arguments: [day.site, day.day.description]) }
-            return .stored(hits: hits.count, missingBefore: header.sequence - previous - 1)
-        }
-    }
-
-    static let insertHit = """
-        INSERT INTO hits (edge_id, stream, sequence, policy_digest, \(Hit.columns.joined(separator: ", ")))
-        VALUES (?, ?, ?, ?\(String(repeating: ", ?", count: Hit.columns.count)))
-        """
-
-    /// Proves the store answers a read and commits a write now; throws what stops it (locked, read-only,
-    /// disk full, file gone).
-    public func probe(now: Date) async throws {
-        try await writer.write { db in
-            try db.execute(sql: "UPDATE health_probe SET checked_at = ? WHERE id = 1", arguments: [now.millisecondsSince1970])
-        }
-    }
-
+    /// Proves the store answers a read and commits a write now; throws what stops it.
+    func probe(now: Date) async throws
     /// Each edge stream's last stored batch: what `tally-central status` lists.
-    public struct EdgeContact: Sendable, Equatable {
-        public var edgeID: String
-        public var stream: String
-        public var lastSequence: Int64
-        public var lastContact: Date
-        public var batches: Int
-    }
-
-    public func edgeContacts() throws -> [EdgeContact] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT edge_id, stream, MAX(sequence), MAX(received_at), COUNT(*) FROM batches
-                GROUP BY edge_id, stream ORDER BY edge_id, MAX(received_at)
-                """).map {
-                EdgeContact(edgeID: $0[0], stream: $0[1], lastSequence: $0[2], lastContact: Date(millisecondsSince1970: $0[3]), batches: $0[4])
-            }
-        }
-    }
-
-    public func audit(_ event: String, detail: String, at date: Date) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: "INSERT INTO audit_log (at, event, detail) VALUES (?, ?, ?)",
-                arguments: [date.millisecondsSince1970, event, detail])
-        }
-    }
-
-    /// The audit log's events, oldest first.
-    public func auditEvents() throws -> [String] {
-        try writer.read { db in try String.fetchAll(db, sql: "SELECT event FROM audit_log ORDER BY id") }
-    }
-
-    /// The newest audit entries, oldest first: time, event, detail.
-    public func auditLog(limit: Int) throws -> [(at: Date, event: String, detail: String)] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT at, event, detail FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [limit])
-                .map { (Date(millisecondsSince1970: $0[0]), $0[1], $0[2]) }
-        }
-    }
-
+    func edgeContacts() async throws -> [EdgeContact]
     /// Number of stored hits and batches (for status output and tests).
-    public func counts() throws -> (hits: Int, batches: Int) {
-        try writer.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hits") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM batches") ?? 0)
-        }
-    }
+    func counts() async throws -> (hits: Int, batches: Int)
+
+    // MARK: Audit log
+
+    /// The newest audit entries, oldest first.
+    func auditLog(limit: Int) async throws -> [AuditEntry]
+
+    // MARK: Aggregation
+
+    /// Days waiting to be aggregated, oldest first.
+    func dirtyDays(limit: Int) async throws -> [DirtyDay]
+    /// Marks days for aggregation, bumping the generation of those already marked.
+    func markDirty(site: Int, days: [LocalDay]) async throws
+    /// A dirty day's raw hits and counted orders, read in one snapshot with its generation; `nil` input
+    /// for a day whose raw hits were purged.
+    func dayInput(_ target: DirtyDay) async throws -> DayInput
+    /// Replaces the day's aggregates (or only clears its mark, with a nil aggregate) if its generation is
+    /// still `generation`; returns whether it did.
+    func saveDay(_ target: DirtyDay, generation: Int?, aggregate: DayAggregate?) async throws -> Bool
+    /// The sites that have hits or aggregates.
+    func siteIDs() async throws -> [Int]
+    /// Deletes the site's raw hits before `cutoff` (ms) and records that days before `before` are purged.
+    func deleteHits(site: Int, before: LocalDay, cutoff: Int64) async throws -> Int
+
+    // MARK: Reports
+
+    /// A report's rows summed over a period, by label.
+    func periodRows(site: Int, report: String, from: LocalDay, to: LocalDay) async throws -> [(String, Metrics)]
+    /// Each aggregated day's summary metrics, unique visitors and bot hits.
+    func dailySummaries(site: Int, from: LocalDay, to: LocalDay) async throws -> [LocalDay: DaySummary]
+    /// Days before this one have had their raw hits purged.
+    func purgedBefore(site: Int) async throws -> LocalDay?
+    /// The HyperLogLog sketches of the period's aggregated days.
+    func sketches(site: Int, from: LocalDay, to: LocalDay) async throws -> [Data]
+    /// Distinct visitor ids of the raw hits between `start` and `end` (ms) that count as visits.
+    func distinctVisitors(site: Int, start: Int64, end: Int64) async throws -> Int
+
+    // MARK: Tokens
+
+    /// Stores a token record with the audit entry `audit(id)`; returns its id.
+    func insertToken(_ token: APIToken, hash: String, audit: @Sendable (Int64) -> String) async throws -> Int64
+    func tokens() async throws -> [APIToken]
+    func token(hash: String) async throws -> APIToken?
+    func touchToken(id: Int64, at: Date) async throws
+    /// Revokes a token by id; `false` when there is no such (unrevoked) token.
+    func revokeToken(id: Int64, now: Date) async throws -> Bool
+
+    // MARK: Send log
+
+    func lastQueued(schedule: String) async throws -> LocalDay?
+    /// Queues (schedule, period) once; queuing it again changes nothing.
+    func queue(schedule: String, period: ReportPeriod, messageID: String) async throws
+    func pendingReports(schedule: String, now: Date) async throws -> [QueuedReport]
+    func markSent(schedule: String, from: LocalDay, now: Date, detail: String) async throws
+    func markFailed(schedule: String, from: LocalDay, error: String, retryAt: Date, now: Date, detail: String) async throws
+    /// Every send-log row (for status output and tests).
+    func sendLog() async throws -> [QueuedReport]
+
+    // MARK: Data subjects
+
+    /// Deletes the site's hits whose user id is one of `userIDs`, marks their days dirty and audits
+    /// `audit(hits, days)`, in one transaction; returns how many hits and which days.
+    func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>)
 }
 
 /// A site's day whose aggregates must be recomputed.
 public struct DirtyDay: Hashable, Sendable {
     public var site: Int
     public var day: LocalDay
+}
+
+/// What aggregating a day reads: its dirty generation, and its hits with the time of each counted order
+/// (or nothing, when the day's raw hits were purged).
+public struct DayInput: Sendable {
+    public var generation: Int?
+    public var hits: [Hit]?
+    public var countedOrders: [String: Int64]
+}
+
+/// One day's summary row.
+public struct DaySummary: Sendable {
+    public var metrics: Metrics
+    public var uniqueVisitors: Int
+    public var botHits: Int
+}
+
+/// Each edge stream's last stored batch.
+public struct EdgeContact: Sendable, Equatable {
+    public var edgeID: String
+    public var stream: String
+    public var lastSequence: Int64
+    public var lastContact: Date
+    public var batches: Int
+}
+
+/// One audit-log entry.
+public struct AuditEntry: Sendable, Equatable {
+    public var at: Date
+    public var event: String
+    public var detail: String
+}
+
+/// A scheduled report's row in the send log.
+public struct QueuedReport: Sendable, Equatable {
+    public var schedule: String
+    public var from: LocalDay
+    public var to: LocalDay
+    public var status: String
+    public var attempts: Int
+}
+
+// MARK: - Built on the operations, once for every backend
+
+extension CentralStore {
+    /// The first thousand dirty days, oldest first.
+    public func dirtyDays() async throws -> [DirtyDay] { try await dirtyDays(limit: 1000) }
+
+    /// The audit log's events, oldest first.
+    public func auditEvents() async throws -> [String] {
+        try await auditLog(limit: .max).map(\.event)
+    }
+
+    /// Recomputes one site-day from its raw hits. Days whose raw hits were purged keep their aggregates.
+    ///
+    /// The hits are read in one snapshot and aggregated outside any transaction, so ingest and other days'
+    /// aggregation go on meanwhile; the result is written only if the day's dirty generation is still the
+    /// one the snapshot saw. Otherwise a batch (or another aggregator) touched the day since, the day
+    /// stays dirty and is redone. Returns whether the result was written.
+    @discardableResult
+    public func recompute(_ target: DirtyDay, gap: TimeInterval) async throws -> Bool {
+        let input = try await dayInput(target)
+        let aggregate = input.hits.map {
+            DayAggregator.aggregate($0, zone: zones(target.site), gap: gap, countedOrders: input.countedOrders)
+        }
+        return try await saveDay(target, generation: input.generation, aggregate: aggregate)
+    }
+
+    /// Recomputes `days` with up to `parallelism` days read and aggregated at once. Returns how many were
+    /// written; a day a batch dirtied again meanwhile stays dirty for the next round.
+    @discardableResult
+    public func recompute(_ days: [DirtyDay], gap: TimeInterval, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) async throws -> Int {
+        var pending = days[...]
+        var written = 0
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            func startNext() {
+                guard let day = pending.popFirst() else { return }
+                group.addTask { try await recompute(day, gap: gap) }
+            }
+            for _ in 0..<max(1, parallelism) { startNext() }
+            while let done = try await group.next() {
+                try Task.checkCancellation()
+                if done { written += 1 }
+                startNext()
+            }
+        }
+        return written
+    }
+
+    /// Marks every day of a range dirty (`tally-central aggregate`).
+    public func markDirty(site: Int, from: LocalDay, to: LocalDay) async throws {
+        var days: [LocalDay] = []
+        var day = from
+        while day <= to {
+            days.append(day)
+            day = day.adding(days: 1)
+        }
+        try await markDirty(site: site, days: days)
+    }
+
+    /// Deletes raw hits of days before `before` (site time) after making sure those days are aggregated;
+    /// returns how many hits were deleted. Reports of purged days come from the aggregates and sketches.
+    public func purge(site: Int, before: LocalDay, gap: TimeInterval) async throws -> Int {
+        try await recompute(try await dirtyDays(limit: .max).filter { $0.site == site && $0.day < before }, gap: gap)
+        return try await deleteHits(site: site, before: before, cutoff: before.bounds(in: zones(site)).start.millisecondsSince1970)
+    }
+
+    /// Visits per aggregated day of a site.
+    public func visitsPerDay(site: Int) async throws -> [String: Int] {
+        let days = try await dailySummaries(site: site, from: LocalDay(year: 1970, month: 1, day: 1)!, to: LocalDay(year: 2199, month: 12, day: 31)!)
+        return Dictionary(uniqueKeysWithValues: days.map { ($0.key.description, $0.value.metrics.visits) })
+    }
+
+    /// Unique visitors over a period: a single day's exact count; for longer periods the distinct
+    /// visitor ids of the raw hits, or — when some of the period's raw hits were purged — the merge of
+    /// the days' HyperLogLog sketches (standard error about 1.6%).
+    func uniqueVisitors(site: Int, from: LocalDay, to: LocalDay, zone: TimeZone) async throws -> Int {
+        if from == to {
+            return try await dailySummaries(site: site, from: from, to: to)[from]?.uniqueVisitors ?? 0
+        }
+        if let purged = try await purgedBefore(site: site), from < purged {
+            var sketch = HyperLogLog()
+            for bytes in try await sketches(site: site, from: from, to: to) {
+                if let day = HyperLogLog(bytes: bytes) { sketch.merge(day) }
+            }
+            return sketch.estimate
+        }
+        return try await distinctVisitors(
+            site: site, start: from.bounds(in: zone).start.millisecondsSince1970, end: to.bounds(in: zone).end.millisecondsSince1970)
+    }
+
+    // MARK: Tokens
+
+    /// Creates a token and returns it with its record; the token text is shown once and not stored.
+    public func createToken(name: String, sites: Set<Int>?, role: APIToken.Role, expiresAt: Date?, now: Date) async throws -> (token: String, record: APIToken) {
+        var random = [UInt8](repeating: 0, count: 32)
+        for i in random.indices { random[i] = UInt8.random(in: .min ... .max) }
+        let token = "tly_" + Data(random).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        var record = APIToken(id: 0, name: name, sites: sites, role: role, createdAt: now, expiresAt: expiresAt)
+        let siteList = record.siteList
+        let expires = expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+        record.id = try await insertToken(record, hash: Self.tokenHash(token)) { id in
+            "id=\(id) name=\(name) role=\(role.rawValue) sites=\(siteList) expires=\(expires)"
+        }
+        return (token, record)
+    }
+
+    /// The token's record if it may be used now. A use after expiry is audited.
+    public func authenticate(token: String, now: Date) async throws -> Result<APIToken, TokenRejection> {
+        guard let record = try await self.token(hash: Self.tokenHash(token)) else { return .failure(.unknown) }
+        if record.revokedAt != nil { return .failure(.revoked) }
+        if let expires = record.expiresAt, expires <= now {
+            try await audit("token_used_after_expiry", detail: "id=\(record.id) name=\(record.name)", at: now)
+            return .failure(.expired(tokenID: record.id, name: record.name))
+        }
+        try await touchToken(id: record.id, at: now)
+        return .success(record)
+    }
+
+    static func tokenHash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Data subjects
+
+    /// Deletes every hit of one data subject on a site — stored under the keyed hash of their user id, or
+    /// under the id itself where the policy kept it — recomputes the days those hits were on, and writes
+    /// the deletion to the audit log (with the hash, never the id). Returns hits deleted and days redone.
+    public func deleteUser(site: Int, userID: String, hasher: UserIDHasher, gap: TimeInterval, now: Date) async throws -> (hits: Int, days: Int) {
+        let hashed = hasher.hash(userID: userID, siteID: site)
+        let (hits, days) = try await deleteUserHits(site: site, userIDs: [hashed, userID], now: now) { hits, days in
+            "site=\(site) user_id_hash=\(hashed) hits=\(hits) days=\(days)"
+        }
+        for day in days { try await recompute(DirtyDay(site: site, day: day), gap: gap) }
+        return (hits, days.count)
+    }
+}
+
+extension APIToken {
+    /// The sites as stored: comma-separated ids, or `*` for every site.
+    var siteList: String { sites.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "*" }
+
+    init(id: Int64, name: String, siteList: String, role: String, createdAt: Int64, expiresAt: Int64?, revokedAt: Int64?, lastUsedAt: Int64?) {
+        self.init(
+            id: id, name: name,
+            sites: siteList == "*" ? nil : Set(siteList.split(separator: ",").compactMap { Int($0) }),
+            role: APIToken.Role(rawValue: role) ?? .viewer,
+            createdAt: Date(millisecondsSince1970: createdAt),
+            expiresAt: expiresAt.map(Date.init(millisecondsSince1970:)),
+            revokedAt: revokedAt.map(Date.init(millisecondsSince1970:)),
+            lastUsedAt: lastUsedAt.map(Date.init(millisecondsSince1970:)))
+    }
 }
