@@ -20,6 +20,11 @@ python3 -c 'import matomo_api' 2>/dev/null || python3 -m pip install --quiet --r
 python3 -c 'import openapi_core, yaml' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore openapi-core==0.23.1 pyyaml
 
 swift build --build-tests
+# The store tests run on SQLite and on PostgreSQL: a throwaway PostgreSQL 15 server for this run, as an
+# unprivileged user in a temporary directory (scripts/postgres-server.sh), stopped and removed at the end.
+postgres_dir=$(mktemp -d /tmp/tally-test-postgres.XXXXXX)
+trap 'scripts/postgres-server.sh stop "$postgres_dir"' EXIT
+eval "$(scripts/postgres-server.sh start "$postgres_dir")"
 # Tests start real tally-edge processes from the build folder, so build first, then run without rebuilding.
 swift test --skip-build --parallel
 # Every parser of untrusted input, fuzzed from the committed seed corpus for a fixed number of inputs.

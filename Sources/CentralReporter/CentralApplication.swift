@@ -20,7 +20,7 @@ public struct CentralComponents: Sendable {
     public let scheduler: ReportScheduler
     let tls: TLSConfiguration
 
-    public init(config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) throws {
+    public init(config: CentralConfig, clock: any TallyClock = SystemClock(), logger: Logger) async throws {
         self.config = config
         if !FileManager.default.fileExists(atPath: config.dataDirectory) {
             do {
@@ -31,18 +31,27 @@ public struct CentralComponents: Sendable {
         }
         tls = try Self.tlsConfiguration(config.ingest)
         try config.checkSecretFiles()
-        store = try SQLiteCentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
+        store = try await Self.openStore(config, logger: logger)
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
         reports = ReportEngine(store: store, config: config, clock: clock)
         scheduler = ReportScheduler(config: config, store: store, reports: reports, mailer: try config.smtp.map { try SMTPMailer(settings: $0) }, clock: clock, logger: logger)
     }
 
+    /// The configured store: the PostgreSQL database of `[store] url`, or the embedded SQLite file.
+    static func openStore(_ config: CentralConfig, logger: Logger) async throws -> any CentralStore {
+        let zones: @Sendable (Int) -> TimeZone = { config.timeZone(site: $0) }
+        if config.store.postgres != nil {
+            return try await PostgresCentralStore.open(config.store, zones: zones, logger: logger)
+        }
+        return try SQLiteCentralStore.open(path: config.storePath, zones: zones)
+    }
+
     /// The store and report engine alone, for the command line (no TLS files needed).
-    public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), mailer: (any Mailer)? = nil, logger: Logger) throws {
+    public init(offlineConfig config: CentralConfig, clock: any TallyClock = SystemClock(), mailer: (any Mailer)? = nil, logger: Logger) async throws {
         self.config = config
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        store = try SQLiteCentralStore.open(path: config.storePath, zones: { config.timeZone(site: $0) })
+        store = try await Self.openStore(config, logger: logger)
         ingest = BatchIngest(config: config, store: store, clock: clock, logger: logger)
         aggregation = AggregationService(store: store, config: config, clock: clock, logger: logger)
         reports = ReportEngine(store: store, config: config, clock: clock)

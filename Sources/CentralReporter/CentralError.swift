@@ -3,6 +3,12 @@ public enum CentralError: Error, CustomStringConvertible, Equatable {
     case store(path: String, reason: String)
     case tls(path: String, reason: String)
     case dataDirectory(path: String, reason: String)
+    /// The `[store]` settings cannot be used as they are.
+    case storeSettings(String)
+    /// The PostgreSQL database cannot be reached or used.
+    case database(target: String, reason: String)
+    /// The database was set up by a newer central.
+    case schemaTooNew(target: String, found: Int, known: Int)
 
     public var description: String {
         switch self {
@@ -12,6 +18,12 @@ public enum CentralError: Error, CustomStringConvertible, Equatable {
             "The TLS file \(path) cannot be used: it \(reason)."
         case let .dataDirectory(path, reason):
             "The data directory \(path) cannot be used (\(reason)); create it or fix its permissions."
+        case let .storeSettings(message):
+            message
+        case let .database(target, reason):
+            "The database \(target) cannot be used (\(reason)); check that PostgreSQL runs there and the user, password and TLS settings of [store]."
+        case let .schemaTooNew(target, found, known):
+            "The database \(target) has schema version \(found), newer than this central's \(known); run the newer tally-central, or point [store] url at another database."
         }
     }
 }

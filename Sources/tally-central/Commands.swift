@@ -36,7 +36,7 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "tally-central")
         let app: any ApplicationProtocol
         do {
-            let components = try CentralComponents(config: config, logger: logger)
+            let components = try await CentralComponents(config: config, logger: logger)
             try await components.store.audit("config_loaded", detail: "path=\(options.config) sha256=\(try ConfigDigest.of(file: options.config))", at: Date())
             let api = try buildAPIApplication(components: components, logger: logger)
             app = try buildCentralApplication(components: components, logger: logger, services: [api])

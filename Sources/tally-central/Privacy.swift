@@ -26,7 +26,7 @@ struct Privacy: AsyncParsableCommand {
             } catch {
                 fail(error)
             }
-            let store = openStore(config)
+            let store = await openStore(config)
             let result = try await store.deleteUser(
                 site: site, userID: userID, hasher: hasher, gap: Double(config.aggregation.visitGapMinutes * 60), now: Date())
             print("Deleted \(result.hits) hit(s) of that user on site \(site); re-aggregated \(result.days) day(s).")

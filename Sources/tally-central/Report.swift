@@ -48,7 +48,7 @@ struct Report: AsyncParsableCommand {
         if format == .csv, definitions.count > 1, output == nil {
             usageError("several CSV reports need --output DIRECTORY (one file per report).")
         }
-        let components = openComponents(config)
+        let components = await openComponents(config)
         let reportPeriod: ReportPeriod
         do {
             reportPeriod = try ReportPeriod.parse(period: period, date: date, today: components.reports.today(site: site))
@@ -93,7 +93,7 @@ struct Aggregate: AsyncParsableCommand {
 
     func run() async throws {
         let config = options.load()
-        let components = openComponents(config)
+        let components = await openComponents(config)
         if from != nil || to != nil {
             guard let fromText = from, let toText = to, let first = LocalDay(fromText), let last = LocalDay(toText) else {
                 usageError("--from and --to must both be dates (YYYY-MM-DD).")
@@ -120,7 +120,7 @@ struct Purge: AsyncParsableCommand {
 
     func run() async throws {
         let config = options.load()
-        let components = openComponents(config)
+        let components = await openComponents(config)
         for (site, deleted, before) in try await components.aggregation.purgeExpired() {
             print("Site \(site): \(deleted) raw hit(s) before \(before) deleted.")
         }

@@ -19,7 +19,7 @@ struct SendReports: AsyncParsableCommand {
             usageError(schedule.map { "schedule \($0) is not configured; see [[schedules]] in \(options.config)." } ?? "no [[schedules]] are configured in \(options.config).")
         }
         if !dryRun, config.smtp == nil { usageError(MailError.notConfigured.description) }
-        let components = openComponents(config)
+        let components = await openComponents(config)
         let now = Date()
         for schedule in schedules {
             let period = ScheduleCalendar.latestDue(schedule, now: now)

@@ -10,7 +10,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let config = options.load()
-        let store = openStore(config)
+        let store = await openStore(config)
         let now = Date()
         let contacts = try await store.edgeContacts()
         let (hits, batches) = try await store.counts()

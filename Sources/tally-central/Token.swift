@@ -44,7 +44,7 @@ struct Token: AsyncParsableCommand {
                 }
                 guard let expiry, expiry > now else { usageError("--expires \(expires) is in the past.") }
             }
-            let store = openStore(config)
+            let store = await openStore(config)
             let (token, record) = try await store.createToken(name: name, sites: scope, role: role, expiresAt: expiry, now: now)
             print("Token \(record.id) (\(record.name), \(record.role.rawValue), sites \(scope.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all")) — shown once, store it now:")
             print(token)
@@ -96,12 +96,12 @@ struct Audit: AsyncParsableCommand {
 
 /// Central's store and engines without its listeners, for commands that do not serve anything; a
 /// store that cannot be opened ends the command with its one-line error.
-func openComponents(_ config: CentralConfig) -> CentralComponents {
+func openComponents(_ config: CentralConfig) async -> CentralComponents {
     do {
-        return try CentralComponents(offlineConfig: config, logger: Logger(label: "tally-central"))
+        return try await CentralComponents(offlineConfig: config, logger: Logger(label: "tally-central"))
     } catch {
         fail(error)
     }
 }
 
-func openStore(_ config: CentralConfig) -> any CentralStore { openComponents(config).store }
+func openStore(_ config: CentralConfig) async -> any CentralStore { await openComponents(config).store }

@@ -24,7 +24,7 @@ struct RunningAPI {
             var config = components.config
             config.api.certificateFile = tls.certificate
             config.api.keyFile = tls.key
-            components = try CentralComponents(offlineConfig: config, clock: FixedClock(ISO8601DateFormatter().date(from: now)!), logger: .init(label: "api-test"))
+            components = try await CentralComponents(offlineConfig: config, clock: FixedClock(ISO8601DateFormatter().date(from: now)!), logger: .init(label: "api-test"))
         }
         let clock = FixedClock(ISO8601DateFormatter().date(from: now)!)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

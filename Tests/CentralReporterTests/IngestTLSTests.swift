@@ -120,11 +120,11 @@ struct CentralConfigTests {
     }
 
     @Test("A group-readable TLS key is refused at start-up")
-    func keyPermissions() throws {
+    func keyPermissions() async throws {
         let sandbox = try CentralSandbox()
         chmod(sandbox.pki + "/central.key", 0o640)
-        #expect(throws: CentralError.self) {
-            _ = try CentralComponents(config: try CentralConfig.parse(toml: sandbox.configTOML), logger: .init(label: "t"))
+        await #expect(throws: CentralError.self) {
+            _ = try await CentralComponents(config: try CentralConfig.parse(toml: sandbox.configTOML), logger: .init(label: "t"))
         }
     }
 }

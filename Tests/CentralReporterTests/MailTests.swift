@@ -103,7 +103,7 @@ struct MailTests {
         let port = try freeLoopbackPort()
         let config = try Self.config(directory: directory, smtpPort: port, tls: tls)
         let clock = MovableClock(now)
-        let components = try CentralComponents(offlineConfig: config, clock: clock, logger: Logger(label: "mail-test"))
+        let components = try await CentralComponents(offlineConfig: config, clock: clock, logger: Logger(label: "mail-test"))
         for (index, batch) in [ReportFixture.hits].enumerated() {
             try await ReportFixture.deliver(batch, sequence: Int64(index + 1), to: components)
         }
@@ -166,8 +166,8 @@ struct MailTests {
         let s = try await Self.setup(now: "2026-10-26T08:30:00+01:00")
         try await s.sink.start()
         defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
-        func restarted() throws -> ReportScheduler {
-            try CentralComponents(offlineConfig: s.components.config, clock: s.clock, logger: Logger(label: "restart")).scheduler
+        func restarted() async throws -> ReportScheduler {
+            try await CentralComponents(offlineConfig: s.components.config, clock: s.clock, logger: Logger(label: "restart")).scheduler
         }
         try await s.components.scheduler.runDue(now: s.clock.now())
         s.clock.set("2026-10-26T08:31:00+01:00")

@@ -93,10 +93,14 @@ enum ReportFixture {
         listen = "127.0.0.1:0"
         """
 
-    /// A central store in `directory` holding the fixture's hits (delivered in `batches`), with a report engine.
-    static func load(in directory: String, batches: [[Hit]] = [hits, site2Hits], now: String = "2026-11-02T12:00:00Z") async throws -> CentralComponents {
-        let config = try CentralConfig.parse(toml: configTOML.replacingOccurrences(of: "%DATA%", with: directory + "/data"))
-        let components = try CentralComponents(offlineConfig: config, clock: FixedClock(ISO8601DateFormatter().date(from: now)!), logger: .init(label: "test"))
+    /// A central store in `directory` (or a new PostgreSQL database) holding the fixture's hits (delivered
+    /// in `batches`), with a report engine.
+    static func load(
+        in directory: String, backend: StoreBackend = .sqlite, batches: [[Hit]] = [hits, site2Hits], now: String = "2026-11-02T12:00:00Z"
+    ) async throws -> CentralComponents {
+        let toml = configTOML.replacingOccurrences(of: "%DATA%", with: directory + "/data") + "\n" + (try await backend.storeTable())
+        let config = try CentralConfig.parse(toml: toml)
+        let components = try await CentralComponents(offlineConfig: config, clock: FixedClock(ISO8601DateFormatter().date(from: now)!), logger: .init(label: "test"))
         for (index, batch) in batches.enumerated() {
             try await deliver(batch, sequence: Int64(index + 1), to: components)
         }
@@ -106,5 +110,40 @@ enum ReportFixture {
     static func deliver(_ hits: [Hit], sequence: Int64, to components: CentralComponents) async throws {
         let header = BatchHeader(edgeID: "edge-1", sequence: sequence, createdAt: 1, hitCount: hits.count, policyDigest: String(repeating: "0", count: 64), bodyBytes: 0)
         _ = try await components.store.store(header, hits: hits, contentSHA256: "\(sequence)", receivedAt: Date())
+    }
+}
+
+/// The store backends the store tests run on: SQLite always; PostgreSQL where `scripts/test.sh` started
+/// a server (`scripts/postgres-server.sh`), and always under CI, where a missing server fails the tests.
+enum StoreBackend: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite, postgresql
+
+    var description: String { rawValue }
+
+    static let all: [StoreBackend] = {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["TALLY_TEST_POSTGRES_URL"] != nil || environment["CI"] == "true" ? [.sqlite, .postgresql] : [.sqlite]
+    }()
+
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String { "TALLY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL" }
+    }
+
+    /// The `[store]` table of a new, empty store: nothing for SQLite (the data directory is new); for
+    /// PostgreSQL a database of its own on the test server.
+    func storeTable() async throws -> String {
+        guard self == .postgresql else { return "" }
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["TALLY_TEST_POSTGRES_URL"], let passwordFile = environment["TALLY_TEST_POSTGRES_PASSWORD_FILE"],
+              let server = url.range(of: "/", options: .backwards).map({ String(url[..<$0.lowerBound]) }) else { throw Unavailable() }
+        let database = "tally_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        let (status, output) = try await run("/usr/bin/env", ["PGPASSWORD=\(password)", "psql", url, "-q", "-c", "CREATE DATABASE \(database)"])
+        guard status == 0 else { throw CentralError.storeSettings("CREATE DATABASE failed: \(output)") }
+        return """
+            [store]
+            url = "\(server)/\(database)"
+            password_file = "\(passwordFile)"
+            """
     }
 }

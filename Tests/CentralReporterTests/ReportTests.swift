@@ -33,9 +33,9 @@ struct ReportTests {
         return values(t).values.first!
     }
 
-    @Test("Summary per day, across the DST change and the midnight crossing")
-    func dailySummaries() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Summary per day, across the DST change and the midnight crossing", arguments: StoreBackend.all)
+    func dailySummaries(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let saturday = try await summary(c, "day", "2026-10-24")
         #expect(saturday["visits"] == 3 && saturday["unique_visitors"] == 2 && saturday["pageviews"] == 4)
         #expect(saturday["unique_pageviews"] == 4 && saturday["actions"] == 5)
@@ -48,9 +48,9 @@ struct ReportTests {
         #expect(monday["actions"] == 4 && monday["bounce_rate"] == 50 && monday["avg_visit_duration"] == 600 && monday["bot_hits"] == 1)
     }
 
-    @Test("Summary over a range, an ISO week and a month: unique visitors counted once")
-    func periodSummaries() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Summary over a range, an ISO week and a month: unique visitors counted once", arguments: StoreBackend.all)
+    func periodSummaries(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let range = try await summary(c, "range", "2026-10-24,2026-10-26")
         #expect(range["visits"] == 8 && range["unique_visitors"] == 4 && range["pageviews"] == 10 && range["unique_pageviews"] == 9)
         #expect(range["actions"] == 13 && range["bounce_rate"] == 62.5 && range["avg_visit_duration"] == 281 && range["actions_per_visit"] == 1.63)
@@ -64,9 +64,9 @@ struct ReportTests {
         #expect(evolution.rows.map { $0.values[0] } == [0, 3, 3, 2])
     }
 
-    @Test("Entry and exit pages, pages and titles")
-    func pages() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Entry and exit pages, pages and titles", arguments: StoreBackend.all)
+    func pages(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let p = "https://example.com"
         let entry = values(try await table(c, "entry_pages", "range", "2026-10-24,2026-10-26"))
         #expect(entry.mapValues { $0["entrances"]! } == [p + "/": 4, p + "/blog": 1, p + "/blog/post": 1, p + "/search": 1, p + "/pricing": 1])
@@ -78,9 +78,9 @@ struct ReportTests {
         #expect(values(try await table(c, "page_titles", "day", "2026-10-24"))["ブログ 🎉"] == ["pageviews": 1, "unique_pageviews": 1])
     }
 
-    @Test("Referrer types, referrers and campaigns")
-    func referrers() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Referrer types, referrers and campaigns", arguments: StoreBackend.all)
+    func referrers(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let types = values(try await table(c, "referrer_types", "range", "2026-10-24,2026-10-26"))
         #expect(types.mapValues { $0["visits"]! } == ["direct": 4, "search_engine": 1, "campaign": 1, "social": 1, "website": 1])
         let named = values(try await table(c, "referrers", "range", "2026-10-24,2026-10-26"))
@@ -90,9 +90,9 @@ struct ReportTests {
         #expect(campaigns == ["秋のセール": ["visits": 1, "actions": 1, "bounce_rate": 100, "avg_visit_duration": 0, "actions_per_visit": 1]])
     }
 
-    @Test("Countries, browsers, devices, hours")
-    func dimensions() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Countries, browsers, devices, hours", arguments: StoreBackend.all)
+    func dimensions(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let countries = try await table(c, "countries", "range", "2026-10-24,2026-10-26")
         #expect(countries.rows.map(\.label) == ["FR", "JP", "SE", "DE"])
         #expect(countries.rows.map { $0.values[0] } == [3, 2, 2, 1])
@@ -105,9 +105,9 @@ struct ReportTests {
         #expect(hours.rows.map(\.label) == ["00", "02", "09", "10", "14", "23"])
     }
 
-    @Test("Events, site search, outlinks, downloads, goals")
-    func actions() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Events, site search, outlinks, downloads, goals", arguments: StoreBackend.all)
+    func actions(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         #expect(values(try await table(c, "events", "range", "2026-10-24,2026-10-26")) == ["Video / Play": ["events": 1, "visits": 1, "event_value": 5]])
         #expect(values(try await table(c, "site_search", "range", "2026-10-24,2026-10-26")) == ["shoes": ["searches": 1, "visits": 1]])
         #expect(values(try await table(c, "outlinks", "day", "2026-10-26")) == ["https://other.org/x": ["clicks": 1, "visits": 1]])
@@ -139,14 +139,14 @@ struct ReportTests {
         ]
     }
 
-    @Test("Ecommerce, products and contents by Matomo's definitions; a repeated order id counts once")
-    func shop() async throws {
+    @Test("Ecommerce, products and contents by Matomo's definitions; a repeated order id counts once", arguments: StoreBackend.all)
+    func shop(_ backend: StoreBackend) async throws {
         // The order A100 arrives again in a later batch (a retry) and once more hours later: neither counts.
         var retry = Self.shopHits[4]
         retry.items = nil
         var later = Self.shopHits[4]
         later.timestamp = ReportFixture.at("2026-10-27T16:00:00+01:00")
-        let c = try await ReportFixture.load(in: directory, batches: [Self.shopHits, [retry, later]])
+        let c = try await ReportFixture.load(in: directory, backend: backend, batches: [Self.shopHits, [retry, later]])
         let summary = try await summary(c, "day", "2026-10-27")
         #expect(summary["visits"] == 3 && summary["pageviews"] == 3 && summary["actions"] == 4 && summary["bounce_rate"] == 66.7)
         let ecommerce = try await values(table(c, "ecommerce", "day", "2026-10-27")).values.first!
@@ -167,8 +167,8 @@ struct ReportTests {
         #expect(week["orders"] == 2 && week["conversion_rate"] == 33.3)
     }
 
-    @Test("Custom dimension reports: a visit-scope dimension per visit (its last value), an action-scope one per action")
-    func customDimensions() async throws {
+    @Test("Custom dimension reports: a visit-scope dimension per visit (its last value), an action-scope one per action", arguments: StoreBackend.all)
+    func customDimensions(_ backend: StoreBackend) async throws {
         let h = ReportFixture.hit
         let (a, b) = (ReportFixture.visitorA, ReportFixture.visitorB)
         let hits = [
@@ -178,7 +178,7 @@ struct ReportTests {
             h(b, "2026-10-28T11:00:00+01:00", .pageview, "/", "Home", (.direct, nil)) { $0.dimensions = #"{"visit.1":"Free"}"# },
             h(b, "2026-10-28T11:01:00+01:00", .ping, "/", nil, (.direct, nil)) { $0.dimensions = #"{"action.3":"Green"}"# },
         ]
-        let c = try await ReportFixture.load(in: directory, batches: [hits])
+        let c = try await ReportFixture.load(in: directory, backend: backend, batches: [hits])
         let visitScope = try await values(table(c, "dimension1", "day", "2026-10-28"))
         #expect(visitScope == ["Pro": ["visits": 1, "actions": 3], "Free": ["visits": 1, "actions": 1]])
         let actionScope = try await values(table(c, "dimension3", "day", "2026-10-28"))
@@ -186,8 +186,8 @@ struct ReportTests {
         #expect(ReportDefinition.named("dimension0") == nil && ReportDefinition.named("dimension1000") == nil && ReportDefinition.named("dimension01") == nil)
     }
 
-    @Test("Channels from the referrer database (search engines, social networks, AI assistants, webmail), device brands, and bots by name and category")
-    func detectionReports() async throws {
+    @Test("Channels from the referrer database (search engines, social networks, AI assistants, webmail), device brands, and bots by name and category", arguments: StoreBackend.all)
+    func detectionReports(_ backend: StoreBackend) async throws {
         let h = ReportFixture.hit
         let (a, b, c2, d) = (ReportFixture.visitorA, ReportFixture.visitorB, ReportFixture.visitorC, ReportFixture.visitorD)
         let day = "2026-10-29"
@@ -205,7 +205,7 @@ struct ReportTests {
             bot("11:00:00", "Googlebot", "Search bot"), bot("11:01:00", "Googlebot", "Search bot"), bot("11:02:00", "GPTBot", "AI Crawler"),
             bot("11:03:00", "curl", "Crawler"),
         ]
-        let components = try await ReportFixture.load(in: directory, batches: [hits])
+        let components = try await ReportFixture.load(in: directory, backend: backend, batches: [hits])
         let types = try await values(table(components, "referrer_types", "day", day)).mapValues { $0["visits"]! }
         #expect(types == ["ai_assistant": 2, "social": 1, "email": 1, "search_engine": 1])
         #expect(try await values(table(components, "ai_assistants", "day", day)).mapValues { $0["visits"]! } == ["ChatGPT": 1, "Perplexity": 1])
@@ -218,17 +218,17 @@ struct ReportTests {
         #expect(summary["visits"] == 5 && summary["bot_hits"] == 4, "bots stay out of the human counts")
     }
 
-    @Test("A row limit folds the rest into an explicit Others row")
-    func others() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("A row limit folds the rest into an explicit Others row", arguments: StoreBackend.all)
+    func others(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let countries = try await table(c, "countries", "range", "2026-10-24,2026-10-26", limit: 2)
         #expect(countries.rows.map(\.label) == ["FR", "JP", "Others"])
         #expect(countries.rows.map { $0.values[0] } == [3, 2, 3])
     }
 
-    @Test("Late data: a batch for last week changes last week's reports and nothing else")
-    func lateData() async throws {
-        let c = try await ReportFixture.load(in: directory)
+    @Test("Late data: a batch for last week changes last week's reports and nothing else", arguments: StoreBackend.all)
+    func lateData(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend)
         let reports = ["summary", "pages", "countries", "referrer_types"]
         func snapshot(_ period: String, _ date: String) async throws -> [String] {
             var out: [String] = []
@@ -252,9 +252,9 @@ struct ReportTests {
         #expect(values(try await table(c, "pages", "day", "2026-10-23"))["https://example.com/late"]?["pageviews"] == 1)
     }
 
-    @Test("After purging raw hits, day, week and month reports give the same figures")
-    func purge() async throws {
-        let c = try await ReportFixture.load(in: directory, now: "2026-11-30T12:00:00Z")
+    @Test("After purging raw hits, day, week and month reports give the same figures", arguments: StoreBackend.all)
+    func purge(_ backend: StoreBackend) async throws {
+        let c = try await ReportFixture.load(in: directory, backend: backend, now: "2026-11-30T12:00:00Z")
         let periods = [("day", "2026-10-24"), ("day", "2026-10-25"), ("day", "2026-10-26"), ("week", "2026-10-21"), ("month", "2026-10-01"), ("range", "2026-10-24,2026-10-26")]
         var before: [[String]] = []
         for (period, date) in periods {
@@ -285,12 +285,12 @@ struct ReportTests {
 
 @Suite("Aggregation service")
 struct AggregationServiceTests {
-    @Test("The service recomputes the days a new batch touched, on its own, and stops on graceful shutdown")
-    func serviceLoop() async throws {
+    @Test("The service recomputes the days a new batch touched, on its own, and stops on graceful shutdown", arguments: StoreBackend.all)
+    func serviceLoop(_ backend: StoreBackend) async throws {
         let directory = NSTemporaryDirectory() + "tally-aggsvc-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let components = try await ReportFixture.load(in: directory)
+        let components = try await ReportFixture.load(in: directory, backend: backend)
         #expect(try await components.store.dirtyDays().filter { $0.site == 1 }.count == 3)
         var config = components.config
         config.aggregation.intervalSeconds = 1
@@ -314,8 +314,8 @@ struct AggregationServiceTests {
 
 @Suite("Data subject deletion")
 struct DeletionTests {
-    @Test("privacy delete removes a user's hashed records, re-aggregates their days, says how many and is audited")
-    func deleteUser() async throws {
+    @Test("privacy delete removes a user's hashed records, re-aggregates their days, says how many and is audited", arguments: StoreBackend.all)
+    func deleteUser(_ backend: StoreBackend) async throws {
         let directory = NSTemporaryDirectory() + "tally-delete-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -325,7 +325,7 @@ struct DeletionTests {
             ReportFixture.hit("abababababababab", "2026-10-24T15:00:00+02:00", url: "/account", configure: { ReportFixture.chrome120(&$0); $0.userID = alice }),
             ReportFixture.hit("abababababababab", "2026-10-24T15:03:00+02:00", url: "/orders", configure: { ReportFixture.chrome120(&$0); $0.userID = alice }),
         ]
-        let c = try await ReportFixture.load(in: directory, batches: [ReportFixture.hits, aliceHits])
+        let c = try await ReportFixture.load(in: directory, backend: backend, batches: [ReportFixture.hits, aliceHits])
         let site = ReportSite(id: 1, name: "Example 例え", timeZone: ReportFixture.zone)
         let day = try ReportPeriod.parse(period: "day", date: "2026-10-24", today: LocalDay("2026-11-02")!)
         let before = try await c.reports.report(ReportDefinition.named("summary")!, site: site, period: day, limit: 100)

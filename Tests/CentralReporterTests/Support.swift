@@ -113,7 +113,7 @@ struct RunningCentral {
     static func start(_ sandbox: CentralSandbox) async throws -> RunningCentral {
         var logger = Logger(label: "tally-central-test")
         logger.logLevel = .warning
-        let components = try CentralComponents(config: try CentralConfig.parse(toml: sandbox.configTOML), logger: logger)
+        let components = try await CentralComponents(config: try CentralConfig.parse(toml: sandbox.configTOML), logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try buildCentralApplication(components: components, logger: logger) { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))

@@ -22,6 +22,8 @@ public struct CentralConfig: Sendable {
     public var schedulerIntervalSeconds = 30
     /// Deadlines and the per-client connection cap of both listeners (`[connections]`).
     public var connections = ListenerLimits()
+    /// Where central keeps its data (`[store]`): the embedded SQLite file, or a PostgreSQL database.
+    public var store = StoreSettings()
 
     public var storePath: String { (dataDirectory as NSString).appendingPathComponent("central.sqlite") }
 
@@ -176,10 +178,15 @@ extension CentralConfig {
             try connections.read(&reader)
             try reader.rejectUnknownKeys()
         }
+        var store = StoreSettings()
+        if var reader = try root.subtable("store") {
+            store = try StoreSettings.read(&reader)
+            try reader.rejectUnknownKeys()
+        }
         try root.rejectUnknownKeys()
         return CentralConfig(
             dataDirectory: dataDirectory, logLevel: logLevel, ingest: ingest, edges: edges, sites: sites, aggregation: aggregation, api: api,
             userIDKeyFile: userIDKeyFile, smtp: smtp, schedules: schedules, schedulerIntervalSeconds: schedulerInterval,
-            connections: connections)
+            connections: connections, store: store)
     }
 }

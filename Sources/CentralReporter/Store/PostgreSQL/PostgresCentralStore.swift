@@ -1,0 +1,394 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import Synchronization
+import TallyCore
+
+/// Central's data in a PostgreSQL database that several central nodes share (`[store] url`).
+///
+/// Every operation is one transaction. What must happen once across nodes is decided by the database:
+/// a batch's (edge, stream, sequence) is its primary key, so the same batch delivered to two nodes at
+/// once is stored by one and answered as a duplicate by the other. Raw hits are partitioned by UTC day
+/// (declarative range partitions on `ts`), so purging old hits drops whole partitions.
+public final class PostgresCentralStore: CentralStore {
+    /// The schema this build creates and understands; a database with a newer one is refused.
+    static let schemaVersion = 1
+
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    let logger: Logger
+    /// `postgresql://user@host:port/database`, for messages (never with a password).
+    public let target: String
+    public let zones: @Sendable (Int) -> TimeZone
+    /// The UTC days (days since 1970) whose hit partition is known to exist.
+    private let partitions = Mutex<Set<Int64>>([])
+
+    private init(client: PostgresClient, target: String, zones: @escaping @Sendable (Int) -> TimeZone, logger: Logger) {
+        self.client = client
+        self.target = target
+        self.zones = zones
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Connects, creates the schema in an empty database (or checks the one there), and returns the store.
+    public static func open(
+        _ settings: StoreSettings, zones: @escaping @Sendable (Int) -> TimeZone = { _ in TimeZone.gmt }, logger: Logger
+    ) async throws -> PostgresCentralStore {
+        guard let postgres = settings.postgres else { throw CentralError.storeSettings("[store] url names no PostgreSQL database.") }
+        let target = "postgresql://\(postgres.username)@\(postgres.host):\(postgres.port)/\(postgres.database)"
+        var tls = PostgresClient.Configuration.TLS.disable
+        if let caFile = settings.caFile {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .file(caFile)
+            configuration.minimumTLSVersion = .tlsv12
+            do {
+                tls = .require(try NIOSSLContext(configuration: configuration).configuration)
+            } catch {
+                throw CentralError.database(target: target, reason: "the CA file \(caFile) cannot be used: \(error)")
+            }
+        }
+        var configuration = PostgresClient.Configuration(
+            host: postgres.host, port: postgres.port, username: postgres.username, password: try settings.password(),
+            database: postgres.database, tls: tls)
+        configuration.options.maximumConnections = settings.maxConnections
+        configuration.options.connectTimeout = .seconds(5)
+        let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, zones: zones, logger: logger)
+        do {
+            try await store.prepareSchema()
+        } catch let error as CentralError {
+            throw error
+        } catch {
+            throw CentralError.database(target: target, reason: Self.describe(error))
+        }
+        return store
+    }
+
+    /// One line for a database error: the server's message, or what stopped the connection.
+    static func describe(_ error: any Error) -> String {
+        if let failed = error as? PostgresTransactionError, let cause = failed.beginError ?? failed.closureError ?? failed.commitError {
+            return describe(cause)
+        }
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return "\(underlying)" }
+        return "\(error.code)"
+    }
+
+    /// Creates the tables in an empty database, under an advisory lock so nodes starting together take turns.
+    private func prepareSchema() async throws {
+        try await client.withTransaction(logger: logger) { db in
+            try await db.query("SELECT pg_advisory_xact_lock(7746216)", logger: logger)
+            let exists = try await db.query("SELECT to_regclass('tally_schema') IS NOT NULL", logger: logger).collect().first?.decode(Bool.self) ?? false
+            if exists {
+                let version = try await db.query("SELECT MAX(version) FROM tally_schema", logger: logger).collect().first?.decode(Int?.self) ?? 0
+                guard version <= Self.schemaVersion else {
+                    throw CentralError.schemaTooNew(target: target, found: version, known: Self.schemaVersion)
+                }
+                return
+            }
+            for statement in Self.schema {
+                try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            try await db.query("INSERT INTO tally_schema (version) VALUES (\(Self.schemaVersion))", logger: logger)
+        }
+    }
+
+    /// The tables: as SQLite's, with PostgreSQL's types, and `hits` partitioned by time.
+    static let schema: [String] = [
+        "CREATE TABLE tally_schema (version INTEGER NOT NULL)",
+        """
+        CREATE TABLE batches (
+            edge_id TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            sequence BIGINT NOT NULL,
+            received_at BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            hit_count BIGINT NOT NULL,
+            policy_digest TEXT NOT NULL,
+            content_sha256 TEXT NOT NULL,
+            PRIMARY KEY (edge_id, stream, sequence)
+        )
+        """,
+        """
+        CREATE TABLE hits (
+            edge_id TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            sequence BIGINT NOT NULL,
+            policy_digest TEXT NOT NULL,
+            \(zip(Hit.columns, Hit.columnTypes).map { name, type -> String in
+                switch type {
+                case .requiredInteger: "\(name) BIGINT NOT NULL"
+                case .integer: "\(name) BIGINT"
+                case .real: "\(name) DOUBLE PRECISION"
+                case .requiredText: "\(name) TEXT NOT NULL"
+                case .text: "\(name) TEXT"
+                }
+            }.joined(separator: ",\n    "))
+        ) PARTITION BY RANGE (ts)
+        """,
+        "CREATE INDEX hits_by_site_time ON hits (site_id, ts)",
+        "CREATE TABLE orders (site_id BIGINT NOT NULL, order_id TEXT NOT NULL, ts BIGINT NOT NULL, PRIMARY KEY (site_id, order_id))",
+        """
+        CREATE TABLE dirty_days (
+            site_id BIGINT NOT NULL,
+            day TEXT NOT NULL,
+            generation BIGINT NOT NULL DEFAULT 0,
+            claimed_until BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (site_id, day)
+        )
+        """,
+        """
+        CREATE TABLE daily_rows (
+            site_id BIGINT NOT NULL,
+            day TEXT NOT NULL,
+            report TEXT NOT NULL,
+            label TEXT NOT NULL,
+            visits BIGINT NOT NULL,
+            actions BIGINT NOT NULL,
+            bounces BIGINT NOT NULL,
+            visit_seconds BIGINT NOT NULL,
+            pageviews BIGINT NOT NULL,
+            unique_pageviews BIGINT NOT NULL,
+            hits BIGINT NOT NULL,
+            value DOUBLE PRECISION NOT NULL,
+            items BIGINT NOT NULL,
+            carts BIGINT NOT NULL,
+            PRIMARY KEY (site_id, report, day, label)
+        )
+        """,
+        """
+        CREATE TABLE daily_visitors (
+            site_id BIGINT NOT NULL,
+            day TEXT NOT NULL,
+            unique_visitors BIGINT NOT NULL,
+            bot_hits BIGINT NOT NULL,
+            sketch BYTEA NOT NULL,
+            PRIMARY KEY (site_id, day)
+        )
+        """,
+        "CREATE TABLE purge_state (site_id BIGINT PRIMARY KEY, purged_before TEXT NOT NULL)",
+        """
+        CREATE TABLE api_tokens (
+            id BIGSERIAL PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            sites TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT,
+            revoked_at BIGINT,
+            last_used_at BIGINT
+        )
+        """,
+        """
+        CREATE TABLE send_log (
+            schedule TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            period_end TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts BIGINT NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL DEFAULT 0,
+            message_id TEXT NOT NULL,
+            sent_at BIGINT,
+            last_error TEXT,
+            PRIMARY KEY (schedule, period_start)
+        )
+        """,
+        "CREATE TABLE audit_log (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL)",
+        "CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at BIGINT NOT NULL)",
+        "INSERT INTO health_probe (id, checked_at) VALUES (1, 0)",
+    ]
+
+    // MARK: Batches
+
+    public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
+        try await ensurePartitions(for: hits)
+        var dirty: Set<DirtyDay> = []
+        var lastDay: [Int: (day: LocalDay, start: Int64, end: Int64)] = [:]
+        for hit in hits {
+            if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
+            let zone = zones(hit.siteID)
+            let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)
+            let bounds = day.bounds(in: zone)
+            lastDay[hit.siteID] = (day, bounds.start.millisecondsSince1970, bounds.end.millisecondsSince1970)
+            dirty.insert(DirtyDay(site: hit.siteID, day: day))
+        }
+        let marks = dirty.sorted { ($0.site, $0.day) < ($1.site, $1.day) }
+        return try await client.withTransaction(logger: logger) { db in
+            // The batch's key first: a second node storing the same batch waits here for the first one's
+            // commit and then finds it stored.
+            let inserted = try await db.query("""
+                INSERT INTO batches (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
+                VALUES (\(header.edgeID), \(header.stream), \(header.sequence), \(receivedAt.millisecondsSince1970), \(header.createdAt),
+                        \(hits.count), \(header.policyDigest), \(contentSHA256))
+                ON CONFLICT (edge_id, stream, sequence) DO NOTHING RETURNING 1
+                """, logger: logger).collect()
+            if inserted.isEmpty {
+                let existing = try await db.query("""
+                    SELECT content_sha256 FROM batches WHERE edge_id = \(header.edgeID) AND stream = \(header.stream) AND sequence = \(header.sequence)
+                    """, logger: logger).collect().first?.decode(String.self)
+                return existing == contentSHA256 ? .duplicate : .conflict
+            }
+            let previous = try await db.query("""
+                SELECT MAX(sequence) FROM batches WHERE edge_id = \(header.edgeID) AND stream = \(header.stream) AND sequence < \(header.sequence)
+                """, logger: logger).collect().first?.decode(Int64?.self) ?? 0
+            if !hits.isEmpty {
+                try await db.copyFrom(table: "hits", columns: ["edge_id", "stream", "sequence", "policy_digest"] + Hit.columns, logger: logger) { writer in
+                    var buffer = ByteBuffer()
+                    for hit in hits {
+                        CopyText.appendRow(
+                            [.text(header.edgeID), .text(header.stream), .integer(header.sequence), .text(header.policyDigest)] + hit.columnValues,
+                            to: &buffer)
+                        if buffer.readableBytes > 1 << 16 {
+                            try await writer.write(buffer)
+                            buffer.clear()
+                        }
+                    }
+                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                }
+            }
+            for hit in hits where hit.kind == .ecommerceOrder {
+                guard let order = hit.orderID else { continue }
+                try await db.query("""
+                    INSERT INTO orders (site_id, order_id, ts) VALUES (\(hit.siteID), \(order), \(hit.timestamp)) ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+            for mark in marks {
+                try await db.query(Self.markDirty(site: mark.site, day: mark.day), logger: logger)
+            }
+            return .stored(hits: hits.count, missingBefore: header.sequence - previous - 1)
+        }
+    }
+
+    static func markDirty(site: Int, day: LocalDay) -> PostgresQuery {
+        """
+        INSERT INTO dirty_days (site_id, day) VALUES (\(site), \(day.description))
+        ON CONFLICT (site_id, day) DO UPDATE SET generation = dirty_days.generation + 1
+        """
+    }
+
+    /// Creates the UTC-day partitions the hits fall in, each in a short transaction of its own (creating
+    /// a partition locks the parent table), under an advisory lock so two nodes do not race.
+    private func ensurePartitions(for hits: [Hit]) async throws {
+        let days = Set(hits.map { Self.utcDay($0.timestamp) })
+        let missing = partitions.withLock { days.subtracting($0) }
+        for day in missing.sorted() {
+            let (start, end) = (day * 86_400_000, (day + 1) * 86_400_000)
+            try await client.withTransaction(logger: logger) { db in
+                try await db.query("SELECT pg_advisory_xact_lock(7746217)", logger: logger)
+                try await db.query("""
+                    CREATE TABLE IF NOT EXISTS \(unescaped: Self.partitionName(day)) PARTITION OF hits
+                    FOR VALUES FROM (\(unescaped: String(start))) TO (\(unescaped: String(end)))
+                    """, logger: logger)
+            }
+            _ = partitions.withLock { $0.insert(day) }
+        }
+    }
+
+    static func utcDay(_ timestamp: Int64) -> Int64 {
+        timestamp >= 0 ? timestamp / 86_400_000 : (timestamp - 86_399_999) / 86_400_000
+    }
+
+    /// `hits_d20261028` (`hits_m…` before 1970).
+    static func partitionName(_ day: Int64) -> String {
+        let date = Date(timeIntervalSince1970: Double(day) * 86_400)
+        let text = LocalDay(containing: date, in: .gmt).description.replacingOccurrences(of: "-", with: "")
+        return "hits_\(day < 0 ? "m" : "d")\(text)"
+    }
+
+    public func probe(now: Date) async throws {
+        try await client.query("UPDATE health_probe SET checked_at = \(now.millisecondsSince1970) WHERE id = 1", logger: logger)
+    }
+
+    public func edgeContacts() async throws -> [EdgeContact] {
+        try await rows("""
+            SELECT edge_id, stream, MAX(sequence), MAX(received_at), COUNT(*) FROM batches
+            GROUP BY edge_id, stream ORDER BY edge_id, MAX(received_at)
+            """).map {
+            EdgeContact(edgeID: try $0.string(0), stream: try $0.string(1), lastSequence: try $0.int64(2),
+                        lastContact: Date(millisecondsSince1970: try $0.int64(3)), batches: try $0.int(4))
+        }
+    }
+
+    public func counts() async throws -> (hits: Int, batches: Int) {
+        let row = try await rows("SELECT (SELECT COUNT(*) FROM hits), (SELECT COUNT(*) FROM batches)")[0]
+        return (try row.int(0), try row.int(1))
+    }
+
+    // MARK: Audit log
+
+    public func audit(_ event: String, detail: String, at date: Date) async throws {
+        try await client.query("INSERT INTO audit_log (at, event, detail) VALUES (\(date.millisecondsSince1970), \(event), \(detail))", logger: logger)
+    }
+
+    static func audit(_ db: PostgresConnection, _ event: String, _ detail: String, _ at: Date, logger: Logger) async throws {
+        try await db.query("INSERT INTO audit_log (at, event, detail) VALUES (\(at.millisecondsSince1970), \(event), \(detail))", logger: logger)
+    }
+
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        try await rows("SELECT at, event, detail FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT \(Int64(min(limit, Int(Int64.max))))) AS newest ORDER BY id")
+            .map { AuditEntry(at: Date(millisecondsSince1970: try $0.int64(0)), event: try $0.string(1), detail: try $0.string(2)) }
+    }
+
+    // MARK: Reading rows
+
+    /// Runs a query outside any explicit transaction and returns its rows.
+    func rows(_ query: PostgresQuery) async throws -> [PGRow] {
+        try await client.query(query, logger: logger).collect().map { PGRow(cells: $0.makeRandomAccess()) }
+    }
+}
+
+extension PostgresConnection {
+    /// The query's rows, read to the end.
+    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PGRow] {
+        try await self.query(query, logger: logger).collect().map { PGRow(cells: $0.makeRandomAccess()) }
+    }
+}
+
+/// A result row, read by position.
+struct PGRow: ColumnReader {
+    let cells: PostgresRandomAccessRow
+
+    func integer(_ index: Int) -> Int64? { (try? cells[index].decode(Int64?.self)) ?? nil }
+    func real(_ index: Int) -> Double? { (try? cells[index].decode(Double?.self)) ?? nil }
+    func text(_ index: Int) -> String? { (try? cells[index].decode(String?.self)) ?? nil }
+
+    func int64(_ index: Int) throws -> Int64 { try cells[index].decode(Int64.self) }
+    func int(_ index: Int) throws -> Int { try cells[index].decode(Int.self) }
+    func string(_ index: Int) throws -> String { try cells[index].decode(String.self) }
+    func optionalInt64(_ index: Int) throws -> Int64? { try cells[index].decode(Int64?.self) }
+}
+
+/// PostgreSQL's COPY text format: tab-separated columns, `\N` for NULL, backslash escapes.
+enum CopyText {
+    static func appendRow(_ values: [ColumnValue], to buffer: inout ByteBuffer) {
+        for (index, value) in values.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+            switch value {
+            case let .integer(n?): buffer.writeString(String(n))
+            case let .real(x?): buffer.writeString(x.isFinite ? "\(x)" : "0")
+            case let .text(s?): appendEscaped(s, to: &buffer)
+            case .integer(nil), .real(nil), .text(nil): buffer.writeStaticString("\\N")
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+
+    private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+            case 0: continue  // PostgreSQL text cannot hold NUL; the edge never stores one.
+            default: buffer.writeInteger(byte)
+            }
+        }
+    }
+}

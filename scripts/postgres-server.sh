@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL 15 server on loopback for tests and demos, and prints the environment
+# that points at it. PostgreSQL refuses to run as root, so the server runs as the unprivileged user
+# `tally-pg` (created if missing) in a temporary directory; the superuser `tally` has a password.
+#   eval "$(scripts/postgres-server.sh start DIR)"   # exports TALLY_TEST_POSTGRES_URL and _PASSWORD_FILE
+#   scripts/postgres-server.sh stop DIR
+set -euo pipefail
+action=${1:?start or stop}
+dir=${2:?a directory for the server}
+bin=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)
+[ -n "$bin" ] || { echo "PostgreSQL 15 is not installed; run scripts/install-deps.sh." >&2; exit 1; }
+
+as_server() {
+  if [ "$(id -u)" = 0 ]; then runuser -u tally-pg -- "$@"; else "$@"; fi
+}
+
+case "$action" in
+  start)
+    if [ "$(id -u)" = 0 ] && ! id tally-pg >/dev/null 2>&1; then
+      useradd --system --no-create-home --shell /usr/sbin/nologin tally-pg
+    fi
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown tally-pg "$dir"
+    chmod 700 "$dir"
+    password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+    printf '%s\n' "$password" > "$dir/password"
+    chmod 600 "$dir/password"
+    cp "$dir/password" "$dir/pwfile"
+    [ "$(id -u)" = 0 ] && chown tally-pg "$dir/pwfile"
+    as_server "$bin/initdb" --pgdata="$dir/data" --username=tally --pwfile="$dir/pwfile" --auth=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # A free port: the kernel picks one for a moment, the server takes it next.
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_server "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=on -c max_connections=200" start >/dev/null \
+      || { cat "$dir/server.log" >&2; exit 1; }
+    echo "export TALLY_TEST_POSTGRES_URL=postgresql://tally@127.0.0.1:$port/postgres"
+    echo "export TALLY_TEST_POSTGRES_PASSWORD_FILE=$dir/password"
+    echo "export TALLY_TEST_POSTGRES_DIR=$dir"
+    ;;
+  stop)
+    [ -d "$dir/data" ] && as_server "$bin/pg_ctl" --pgdata="$dir/data" --mode=fast --wait stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
+  *)
+    echo "usage: $0 start|stop DIR" >&2; exit 2
+    ;;
+esac
