@@ -15,11 +15,11 @@ struct RunningAPI {
 
     static func start(
         now: String = "2026-11-02T12:00:00Z", tls: (certificate: String, key: String)? = nil,
-        batches: [[Hit]] = [ReportFixture.hits, ReportFixture.site2Hits]
+        batches: [[Hit]] = [ReportFixture.hits, ReportFixture.site2Hits], backend: StoreBackend = .sqlite
     ) async throws -> RunningAPI {
         let directory = NSTemporaryDirectory() + "tally-api-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var components = try await ReportFixture.load(in: directory, batches: batches, now: now)
+        var components = try await ReportFixture.load(in: directory, backend: backend, batches: batches, now: now)
         if let tls {
             var config = components.config
             config.api.certificateFile = tls.certificate
@@ -64,9 +64,9 @@ struct RunningAPI {
 struct APITests {
     static let now = ISO8601DateFormatter().date(from: "2026-11-02T12:00:00Z")!
 
-    @Test("A token reads its sites' reports in every format with the right content type")
-    func reports() async throws {
-        let api = try await RunningAPI.start()
+    @Test("A token reads its sites' reports in every format with the right content type", arguments: StoreBackend.all)
+    func reports(_ backend: StoreBackend) async throws {
+        let api = try await RunningAPI.start(backend: backend)
         let (token, _) = try await api.components.store.createToken(name: "stakeholders", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
         let json = try await api.get("/api/v1/reports/summary?site=1&period=range&date=2026-10-24,2026-10-26", token: token)
         #expect(json.status == 200 && json.type == "application/json")
@@ -105,9 +105,9 @@ struct APITests {
         try await api.stop()
     }
 
-    @Test("Missing, wrong, revoked and expired tokens all get the same 401; the expired use is audited")
-    func unauthorized() async throws {
-        let api = try await RunningAPI.start()
+    @Test("Missing, wrong, revoked and expired tokens all get the same 401; the expired use is audited", arguments: StoreBackend.all)
+    func unauthorized(_ backend: StoreBackend) async throws {
+        let api = try await RunningAPI.start(backend: backend)
         let store = api.components.store
         let (revoked, record) = try await store.createToken(name: "old", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
         #expect(try await store.revokeToken(id: record.id, now: Self.now))

@@ -70,8 +70,8 @@ final class MovableClock: TallyClock {
 
 @Suite("Scheduled e-mail reports", .serialized)
 struct MailTests {
-    static func config(directory: String, smtpPort: Int, tls: String = "none", format: String = "both") throws -> CentralConfig {
-        try CentralConfig.parse(toml: ReportFixture.configTOML.replacingOccurrences(of: "%DATA%", with: directory + "/data") + """
+    static func config(directory: String, smtpPort: Int, tls: String = "none", format: String = "both", store: String = "") throws -> CentralConfig {
+        try CentralConfig.parse(toml: ReportFixture.configTOML.replacingOccurrences(of: "%DATA%", with: directory + "/data") + "\n" + store + """
 
             [smtp]
             url = "smtp://127.0.0.1:\(smtpPort)"
@@ -97,11 +97,11 @@ struct MailTests {
         let components: CentralComponents
     }
 
-    static func setup(now: String, tls: String = "none") async throws -> Setup {
+    static func setup(now: String, tls: String = "none", backend: StoreBackend = .sqlite) async throws -> Setup {
         let directory = NSTemporaryDirectory() + "tally-mail-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = try freeLoopbackPort()
-        let config = try Self.config(directory: directory, smtpPort: port, tls: tls)
+        let config = try Self.config(directory: directory, smtpPort: port, tls: tls, store: try await backend.storeTable())
         let clock = MovableClock(now)
         let components = try await CentralComponents(offlineConfig: config, clock: clock, logger: Logger(label: "mail-test"))
         for (index, batch) in [ReportFixture.hits].enumerated() {
@@ -161,9 +161,9 @@ struct MailTests {
         #expect(try await s.components.store.auditEvents().contains("report_sent"))
     }
 
-    @Test("Exactly once: across restarts and a period boundary, and after central was down for weeks")
-    func exactlyOnce() async throws {
-        let s = try await Self.setup(now: "2026-10-26T08:30:00+01:00")
+    @Test("Exactly once: across restarts and a period boundary, and after central was down for weeks", arguments: StoreBackend.all)
+    func exactlyOnce(_ backend: StoreBackend) async throws {
+        let s = try await Self.setup(now: "2026-10-26T08:30:00+01:00", backend: backend)
         try await s.sink.start()
         defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
         func restarted() async throws -> ReportScheduler {

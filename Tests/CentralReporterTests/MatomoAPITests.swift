@@ -26,8 +26,10 @@ struct MatomoAPITests {
     }
 
     /// A running API and a viewer token for site 1.
-    static func start(token name: String, batches: [[Hit]] = [ReportFixture.hits, ReportFixture.site2Hits]) async throws -> (RunningAPI, String) {
-        let api = try await RunningAPI.start(batches: batches)
+    static func start(
+        token name: String, batches: [[Hit]] = [ReportFixture.hits, ReportFixture.site2Hits], backend: StoreBackend = .sqlite
+    ) async throws -> (RunningAPI, String) {
+        let api = try await RunningAPI.start(batches: batches, backend: backend)
         let (token, _) = try await api.components.store.createToken(name: name, sites: [1], role: .viewer, expiresAt: nil, now: now)
         return (api, token)
     }
@@ -50,9 +52,9 @@ struct MatomoAPITests {
         return object?["message"] as? String
     }
 
-    @Test("Versions, sites, VisitsSummary and reports answer with Matomo's shapes and columns, and the same numbers as /api/v1")
-    func methods() async throws {
-        let (api, token) = try await Self.start(token: "dashboard")
+    @Test("Versions, sites, VisitsSummary and reports answer with Matomo's shapes and columns, and the same numbers as /api/v1", arguments: StoreBackend.all)
+    func methods(_ backend: StoreBackend) async throws {
+        let (api, token) = try await Self.start(token: "dashboard", backend: backend)
         let auth = "module=API&token_auth=\(token)"
 
         #expect(try await Self.json(api, "\(auth)&method=API.getMatomoVersion") as? [String: String] == ["value": "5.0.0"])
@@ -134,9 +136,10 @@ struct MatomoAPITests {
         ]
     }
 
-    @Test("Goals, ecommerce, events, contents, websites, OS versions and local time: Matomo's columns, numbers as defined and as /api/v1's")
-    func goalsEventsContents() async throws {
-        let (api, token) = try await Self.start(token: "dashboard", batches: [ReportFixture.hits, ReportFixture.site2Hits, Self.commerceHits])
+    @Test("Goals, ecommerce, events, contents, websites, OS versions and local time: Matomo's columns, numbers as defined and as /api/v1's",
+          arguments: StoreBackend.all)
+    func goalsEventsContents(_ backend: StoreBackend) async throws {
+        let (api, token) = try await Self.start(token: "dashboard", batches: [ReportFixture.hits, ReportFixture.site2Hits, Self.commerceHits], backend: backend)
         let day = "module=API&token_auth=\(token)&idSite=1&period=day&date=2026-10-28"
         func row(_ method: String) async throws -> [String: Any] {
             try #require(try await Self.json(api, "\(day)&method=\(method)") as? [String: Any], "\(method)")

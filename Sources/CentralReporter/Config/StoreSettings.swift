@@ -20,6 +20,8 @@ public struct StoreSettings: Sendable, Equatable {
     public var caFile: String?
     /// Connections each node keeps to the database at most.
     public var maxConnections = 8
+    /// How long connecting may take, and how long start-up waits for the database.
+    public var connectTimeoutSeconds: Int64 = 10
 
     public init() {}
 
@@ -35,6 +37,7 @@ public struct StoreSettings: Sendable, Equatable {
         settings.passwordEnvironment = try reader.string("password_env")
         settings.caFile = try reader.string("ca_file")
         if let v = try reader.int("max_connections", in: 1...1000) { settings.maxConnections = v }
+        if let v = try reader.int("connect_timeout_seconds", in: 1...600) { settings.connectTimeoutSeconds = Int64(v) }
         if settings.postgres == nil, let key = ["password_file", "password_env", "ca_file"].first(where: { reader.has($0) }) {
             throw ConfigError.invalid(key: reader.path(key), value: "set without url", expected: "a PostgreSQL url, or nothing for the embedded SQLite store")
         }

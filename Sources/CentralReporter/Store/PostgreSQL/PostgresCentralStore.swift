@@ -56,16 +56,23 @@ public final class PostgresCentralStore: CentralStore {
             host: postgres.host, port: postgres.port, username: postgres.username, password: try settings.password(),
             database: postgres.database, tls: tls)
         configuration.options.maximumConnections = settings.maxConnections
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = .seconds(settings.connectTimeoutSeconds)
         let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, zones: zones, logger: logger)
         do {
-            try await store.prepareSchema()
+            try await store.prepareSchema(within: .seconds(settings.connectTimeoutSeconds))
+        } catch let failed as PostgresTransactionError where failed.closureError is CentralError {
+            throw failed.closureError!
         } catch let error as CentralError {
             throw error
         } catch {
             throw CentralError.database(target: target, reason: Self.describe(error))
         }
         return store
+    }
+
+    struct NoAnswer: Error, CustomStringConvertible {
+        let seconds: Int64
+        var description: String { "no answer within \(seconds) seconds" }
     }
 
     /// One line for a database error: the server's message, or what stopped the connection.
@@ -79,7 +86,20 @@ public final class PostgresCentralStore: CentralStore {
         return "\(error.code)"
     }
 
-    /// Creates the tables in an empty database, under an advisory lock so nodes starting together take turns.
+    /// Creates the tables in an empty database, under an advisory lock so nodes starting together take
+    /// turns; gives up when the database does not answer within `limit` (the pool would keep retrying).
+    private func prepareSchema(within limit: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.prepareSchema() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw NoAnswer(seconds: limit.components.seconds)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
     private func prepareSchema() async throws {
         try await client.withTransaction(logger: logger) { db in
             try await db.query("SELECT pg_advisory_xact_lock(7746216)", logger: logger)
