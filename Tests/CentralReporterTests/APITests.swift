@@ -141,7 +141,7 @@ struct APITests {
 
     @Test("With a certificate configured the API speaks TLS, and plain HTTP gets no report")
     func tls() async throws {
-        let pki = try CentralSandbox()
+        let pki = try await CentralSandbox()
         let api = try await RunningAPI.start(tls: (pki.pki + "/central.crt", pki.pki + "/central.key"))
         let (token, _) = try await api.components.store.createToken(name: "tls", sites: [1], role: .viewer, expiresAt: nil, now: Self.now)
         let secure = try await api.get("/api/v1/reports/summary?site=1&period=range&date=2026-10-24,2026-10-26", token: token, tlsCA: pki.pki + "/central-ca.crt")

@@ -8,7 +8,7 @@ import Testing
 struct IngestTLSTests {
     @Test("Handshakes without a certificate, from another CA, with an expired certificate, or below TLS 1.3 fail; nothing is stored")
     func refusedHandshakes() async throws {
-        let sandbox = try CentralSandbox()
+        let sandbox = try await CentralSandbox()
         let central = try await RunningCentral.start(sandbox)
         let file = try sandbox.write(try sandbox.batch(sequence: 1), "good.batch")
         let pki = sandbox.pki
@@ -37,7 +37,7 @@ struct IngestTLSTests {
 
     @Test("A valid edge-1 certificate sending a batch that claims edge-2 is refused")
     func impersonation() async throws {
-        let sandbox = try CentralSandbox()
+        let sandbox = try await CentralSandbox()
         let central = try await RunningCentral.start(sandbox)
         let claimsEdge2 = try sandbox.write(try sandbox.batch(edge: "edge-2", sequence: 1), "edge2.batch")
         let result = try await central.post(claimsEdge2, certificate: sandbox.pki + "/edge-edge-1.crt", key: sandbox.pki + "/edge-edge-1.key", sandbox: sandbox)
@@ -49,7 +49,7 @@ struct IngestTLSTests {
 
     @Test("Tampered, unregistered-key, truncated, oversized and malformed batches are refused with a clear status; nothing stored")
     func badBatches() async throws {
-        let sandbox = try CentralSandbox()
+        let sandbox = try await CentralSandbox()
         let central = try await RunningCentral.start(sandbox)
         let good = try sandbox.batch(sequence: 7, hits: 5)
         var flipped = good
@@ -78,7 +78,7 @@ struct IngestTLSTests {
 
     @Test("A replayed batch is acknowledged as a duplicate and changes nothing; a conflicting one is refused")
     func replay() async throws {
-        let sandbox = try CentralSandbox()
+        let sandbox = try await CentralSandbox()
         let central = try await RunningCentral.start(sandbox)
         let file = try sandbox.write(try sandbox.batch(sequence: 1, hits: 4), "one.batch")
         let certificate = sandbox.pki + "/edge-edge-1.crt", key = sandbox.pki + "/edge-edge-1.key"
@@ -121,7 +121,7 @@ struct CentralConfigTests {
 
     @Test("A group-readable TLS key is refused at start-up")
     func keyPermissions() async throws {
-        let sandbox = try CentralSandbox()
+        let sandbox = try await CentralSandbox()
         chmod(sandbox.pki + "/central.key", 0o640)
         await #expect(throws: CentralError.self) {
             _ = try await CentralComponents(config: try CentralConfig.parse(toml: sandbox.configTOML), logger: .init(label: "t"))

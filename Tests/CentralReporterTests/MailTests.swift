@@ -55,9 +55,21 @@ final class SMTPSink: @unchecked Sendable {
     }
 }
 
+/// A loopback port that was free a moment ago: the kernel picks one for a socket bound to port 0.
 func freeLoopbackPort() throws -> Int {
-    let (_, output) = try runBlocking("/usr/bin/env", ["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-    return Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Moves when told to.
@@ -268,7 +280,7 @@ struct SMTPTLSTests {
     /// Sends one composed report through `SMTPMailer` to a sink speaking STARTTLS or SMTPS with AUTH,
     /// its certificate from scripts/dev-pki.sh, the password from a private file.
     func deliver(mode: String, scheme: String, security: SMTPSettings.Security, password: String) async throws -> Int {
-        let sandbox = try CentralSandbox()
+        let sandbox = try await CentralSandbox()
         let port = try freeLoopbackPort()
         let sink = SMTPSink(port: port, directory: sandbox.path + "/mail",
                             options: ["--\(mode)", sandbox.pki + "/central.crt", sandbox.pki + "/central.key", "--auth", "tally:correct horse"])

@@ -19,10 +19,10 @@ final class CentralSandbox: @unchecked Sendable {
     let edge2Key = Curve25519.Signing.PrivateKey()
     var pki: String { path + "/pki" }
 
-    init() throws {
+    init() async throws {
         path = NSTemporaryDirectory() + "tally-central-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let (status, output) = try runBlocking("/bin/bash", [Paths.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path, pki, "edge-1", "edge-2", "--test-certs"])
+        let (status, output) = try await run("/bin/bash", [Paths.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path, pki, "edge-1", "edge-2", "--test-certs"])
         guard status == 0 else { throw SandboxError.pki(output) }
     }
 

@@ -95,16 +95,16 @@ struct EdgeCrashTests {
 
     @Test("kill -9 under concurrent load loses no acknowledged hit and corrupts nothing")
     func killUnderLoad() async throws {
-        let sandbox = try EdgeSandbox()
+        let sandbox = try await EdgeSandbox()
         defer { sandbox.remove() }
         var acknowledged = Set<String>()
         for round in 0..<3 {
-            let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge-\(round).log")
+            let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge-\(round).log")
             let stop = StopFlag()
             async let answered = Self.load(edge: edge, workers: 16, label: "r\(round)", stop: stop)
             await stop.waitForAcknowledged(1000)
             edge.signal(SIGKILL)
-            #expect(edge.waitForExit() != nil)
+            #expect(await edge.waitForExit() != nil)
             stop.set()
             let got = await answered
             #expect(got.count > 10, "the load reached the edge (\(got.count) acknowledged in round \(round)); its log ends: \(edge.log.suffix(3_000))")
@@ -112,11 +112,11 @@ struct EdgeCrashTests {
         }
 
         // Restart on the crashed files: the edge opens them, serves, and stops cleanly.
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge-final.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge-final.log")
         let session = URLSession(configuration: .ephemeral)
         #expect(await edge.get("/healthz", session: session) == 200)
         edge.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
 
         let (stored, integrity) = try Self.buffer(sandbox.bufferPath)
         #expect(integrity == "ok")
@@ -126,14 +126,14 @@ struct EdgeCrashTests {
 
     @Test("SIGTERM commits what is pending (ack = fast) and exits 0")
     func gracefulShutdown() async throws {
-        let sandbox = try EdgeSandbox(extra: "[buffer]\nack = \"fast\"")
+        let sandbox = try await EdgeSandbox(extra: "[buffer]\nack = \"fast\"")
         defer { sandbox.remove() }
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         let stop = StopFlag()
         async let answered = Self.load(edge: edge, workers: 8, label: "term", stop: stop)
         await stop.waitForAcknowledged(300)
         edge.signal(SIGTERM)
-        let status = edge.waitForExit()
+        let status = await edge.waitForExit()
         stop.set()
         let acknowledged = await answered
         #expect(status == 0)
@@ -146,9 +146,9 @@ struct EdgeCrashTests {
 
     @Test("The process's buffer files and logs hold no test IP or user agent")
     func privacyAtRest() async throws {
-        let sandbox = try EdgeSandbox(extra: "log_level = \"trace\"")
+        let sandbox = try await EdgeSandbox(extra: "log_level = \"trace\"")
         defer { sandbox.remove() }
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         let session = URLSession(configuration: .ephemeral)
         let clients = [("203.0.113.77", Self.userAgent), ("2001:db8:1:2::77", "Mozilla/5.0 (X11; Linux x86_64) E2EMarker/1.0 (agent-c0ffee)")]
         for (ip, ua) in clients {
@@ -160,7 +160,7 @@ struct EdgeCrashTests {
             }
             _ = await edge.get("/matomo.php?idsite=5&rec=1", headers: ["User-Agent": ua, "X-Forwarded-For": ip], session: session)
         }
-        let status = try EdgeProcess.command(["status", "-c", sandbox.configPath])
+        let status = try await EdgeProcess.command(["status", "-c", sandbox.configPath])
         #expect(status.status == 0)
         #expect(status.output.contains("Buffered hits:   6"))
         #expect(status.output.contains("unknown_site           2"))
@@ -169,7 +169,7 @@ struct EdgeCrashTests {
         for suffix in ["", "-wal", "-shm"] { files.append(sandbox.bufferPath + suffix) }
         let inspectBeforeShutdown = files.compactMap { path in FileManager.default.contents(atPath: path).map { (path, $0) } }
         edge.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
         let inspectAfter = files.compactMap { path in FileManager.default.contents(atPath: path).map { (path, $0) } }
         #expect(inspectAfter.count >= 2)
         for (path, data) in inspectBeforeShutdown + inspectAfter {
@@ -182,11 +182,11 @@ struct EdgeCrashTests {
     }
 
     @Test("A malformed configuration stops start-up with one clear line and exit status 1")
-    func malformedConfig() throws {
-        let sandbox = try EdgeSandbox(privacy: "ipv4_mask_bytes = \"two\"")
+    func malformedConfig() async throws {
+        let sandbox = try await EdgeSandbox(privacy: "ipv4_mask_bytes = \"two\"")
         defer { sandbox.remove() }
         for command in ["run", "check-config"] {
-            let result = try EdgeProcess.command([command, "-c", sandbox.configPath])
+            let result = try await EdgeProcess.command([command, "-c", sandbox.configPath])
             #expect(result.status == 1)
             #expect(result.output == "tally-edge: privacy.ipv4_mask_bytes = \"two\" is not valid: expected a whole number from 0 to 4.\n")
         }

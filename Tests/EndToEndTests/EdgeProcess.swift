@@ -34,10 +34,10 @@ final class EdgeProcess: @unchecked Sendable {
     }
 
     /// Starts `tally-edge run` (or another Tally binary's `run`) and waits until it logs the port it listens on.
-    static func run(config: String, logPath: String, executable: String = EdgeProcess.executable) throws -> EdgeProcess {
+    static func run(config: String, logPath: String, executable: String = EdgeProcess.executable) async throws -> EdgeProcess {
         let edge = EdgeProcess(arguments: ["run", "-c", config], logPath: logPath, executable: executable)
         try edge.start()
-        try edge.waitForPort()
+        try await offThread { try edge.waitForPort() }
         return edge
     }
 
@@ -68,30 +68,35 @@ final class EdgeProcess: @unchecked Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    /// Waits for the process to exit and returns its status.
-    func waitForExit(timeout: TimeInterval = 120) -> Int32? {
-        let exited = DispatchSemaphore(value: 0)
+    /// Waits for the process to exit and returns its status (nil if it has not after `timeout`, a guard
+    /// against a hung process).
+    func waitForExit(timeout: TimeInterval = 120) async -> Int32? {
         let process = process
-        DispatchQueue.global().async {
-            process.waitUntilExit()
-            exited.signal()
+        return try? await offThread {
+            let exited = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                exited.signal()
+            }
+            guard exited.wait(timeout: .now() + timeout) == .success else { return nil }
+            return process.terminationStatus
         }
-        guard exited.wait(timeout: .now() + timeout) == .success else { return nil }
-        return process.terminationStatus
     }
 
     /// Runs a one-shot command (`check-config`, `status`) and returns its exit status and output.
-    static func command(_ arguments: [String], executable: String = EdgeProcess.executable) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func command(_ arguments: [String], executable: String = EdgeProcess.executable) async throws -> (status: Int32, output: String) {
+        try await offThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
     }
 
     /// A GET with headers; the status code, or nil when the connection failed.
@@ -109,6 +114,15 @@ enum EdgeProcessError: Error {
     case timeout(String)
 }
 
+/// Runs blocking work (waiting for a process or a file) on a thread of its own, so a test never holds one
+/// of the few cooperative threads that every other test running in parallel, and URLSession's
+/// callbacks, need: on a two-core machine two blocked tests would stall all the others.
+func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
+
 /// A scratch directory with an edge configuration in it.
 struct EdgeSandbox {
     let path: String
@@ -116,15 +130,17 @@ struct EdgeSandbox {
     var dataDir: String { path + "/data" }
     var bufferPath: String { dataDir + "/buffer.sqlite" }
 
-    init(extra: String = "", privacy: String = "") throws {
+    init(extra: String = "", privacy: String = "") async throws {
         path = NSTemporaryDirectory() + "tally-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let geo = path + "/geo.mmdb"
-        let perl = Process()
-        perl.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        perl.arguments = [EdgeProcess.packageRoot.appendingPathComponent("scripts/make-test-geoip.pl").path, geo]
-        try perl.run()
-        perl.waitUntilExit()
+        try await offThread {
+            let perl = Process()
+            perl.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+            perl.arguments = [EdgeProcess.packageRoot.appendingPathComponent("scripts/make-test-geoip.pl").path, geo]
+            try perl.run()
+            perl.waitUntilExit()
+        }
         let toml = """
             edge_id = "e2e-edge"
             listen = "127.0.0.1:0"

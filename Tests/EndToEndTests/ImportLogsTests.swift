@@ -12,11 +12,11 @@ struct ImportLogsTests {
     @Test("The site lookup answers as Matomo's API does; every imported line is stored once, bots as bots; nothing personal is kept")
     func replay() async throws {
         let tokenHash = SHA256.hash(data: Data(Self.token.utf8)).map { String(format: "%02x", $0) }.joined()
-        let sandbox = try EdgeSandbox(privacy: "bots = \"count_separately\"")
+        let sandbox = try await EdgeSandbox(privacy: "bots = \"count_separately\"")
         defer { sandbox.remove() }
         try (String(contentsOfFile: sandbox.configPath, encoding: .utf8) + "\nname = \"Imported\"\ntracking_token_sha256 = \"\(tokenHash)\"\n")
             .write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
 
         var imported = 0
         for captured in try CapturedRequest.load("import-logs") {

@@ -7,7 +7,7 @@ import Testing
 struct MatomoJSTrackerTests {
     @Test("Pageview with product and dimension, content, event, cart, order, search, outlink and download: each stored once, as what it is")
     func replay() async throws {
-        let sandbox = try EdgeSandbox()
+        let sandbox = try await EdgeSandbox()
         defer { sandbox.remove() }
         try (String(contentsOfFile: sandbox.configPath, encoding: .utf8) + """
 
@@ -16,7 +16,7 @@ struct MatomoJSTrackerTests {
             name = "Plan"
             scope = "visit"
             """).write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         for captured in try CapturedRequest.load("matomo-js-tracker") {
             let answer = await captured.send(to: edge.port, userAgent: captured.user_agent?.replacingOccurrences(of: "HeadlessChrome", with: "Chrome"))
             // Every request of the page says send_image=0 (the bulk in its body): 204 each, as Matomo answers.

@@ -9,7 +9,7 @@ struct MatomoPHPTrackerTests {
     @Test("Product view, content, cart, order, crash report, site search, event with a dimension and a bulk: each stored as what it is")
     func replay() async throws {
         let tokenHash = SHA256.hash(data: Data("php-tracker-token".utf8)).map { String(format: "%02x", $0) }.joined()
-        let sandbox = try EdgeSandbox()
+        let sandbox = try await EdgeSandbox()
         defer { sandbox.remove() }
         try (String(contentsOfFile: sandbox.configPath, encoding: .utf8) + """
 
@@ -19,7 +19,7 @@ struct MatomoPHPTrackerTests {
             name = "Plan"
             scope = "visit"
             """).write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         for captured in try CapturedRequest.load("matomo-php-tracker") {
             let answer = await captured.send(to: edge.port)
             #expect(answer.status == 200, "\(captured.path): \(answer.body)")

@@ -10,8 +10,8 @@ struct MatomoTrafficTests {
     static let token = "traffic-test-token"
 
     /// The reports of `names` for `day`, by report, label and column.
-    static func reports(_ sandbox: ShippingSandbox, _ names: [String], day: String) throws -> [String: [String: [String: Double]]] {
-        let result = try RobustnessTests.central([
+    static func reports(_ sandbox: ShippingSandbox, _ names: [String], day: String) async throws -> [String: [String: [String: Double]]] {
+        let result = try await RobustnessTests.central([
             "report", "-c", sandbox.centralConfig, "--site", "1", "--report", names.joined(separator: ","),
             "--period", "day", "--date", day, "--format", "json",
         ])
@@ -31,14 +31,14 @@ struct MatomoTrafficTests {
 
     @Test("Pageviews, content, ecommerce, a crash report, a search URL and a bulk of objects: counted as Matomo counts them; no personal data at rest")
     func mixedDay() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
         // The site's tracking token lets the test place hits on a fixed day (cdt older than 24 hours).
         let tokenHash = SHA256.hash(data: Data(Self.token.utf8)).map { String(format: "%02x", $0) }.joined()
         try (String(contentsOfFile: sandbox.edgeConfig, encoding: .utf8) + "\ntracking_token_sha256 = \"\(tokenHash)\"\n")
             .write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
-        let central = try sandbox.startCentral("central")
-        let edge = try sandbox.startEdge("edge")
+        let central = try await sandbox.startCentral("central")
+        let edge = try await sandbox.startEdge("edge")
 
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
@@ -78,7 +78,7 @@ struct MatomoTrafficTests {
         #expect(answer.body == #"{"status":"success","tracked":3,"invalid":0,"invalid_indices":[]}"#)
 
         try await sandbox.waitForDrain(count: 11)
-        let reports = try Self.reports(sandbox, ["summary", "ecommerce", "product_names", "contents", "site_search"], day: day)
+        let reports = try await Self.reports(sandbox, ["summary", "ecommerce", "product_names", "contents", "site_search"], day: day)
         let summary = try #require(reports["summary"]?.values.first)
         #expect(summary["visits"] == 3 && summary["pageviews"] == 3, "\(summary)")
         // Actions: visitor 1 a pageview and a content interaction, visitor 2 a site search, visitor 3 two

@@ -9,11 +9,11 @@ struct PythonClientTests {
     @Test("flask-matomo2 and asgi-matomo: the visitor's address, browser and referrer, not the client library's; bytes literals unwrapped")
     func replay() async throws {
         let tokenHash = SHA256.hash(data: Data("pyc-token".utf8)).map { String(format: "%02x", $0) }.joined()
-        let sandbox = try EdgeSandbox()
+        let sandbox = try await EdgeSandbox()
         defer { sandbox.remove() }
         try (String(contentsOfFile: sandbox.configPath, encoding: .utf8) + "\ntracking_token_sha256 = \"\(tokenHash)\"\n")
             .write(toFile: sandbox.configPath, atomically: true, encoding: .utf8)
-        let edge = try EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
+        let edge = try await EdgeProcess.run(config: sandbox.configPath, logPath: sandbox.path + "/edge.log")
         for captured in try CapturedRequest.load("python-clients") {
             let answer = await captured.send(to: edge.port)
             #expect(answer.status == 204, "\(captured.path): \(answer.body)")

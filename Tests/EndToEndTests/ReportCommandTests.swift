@@ -32,7 +32,7 @@ struct ReportCommandTests {
         (["--format", "pdf"], "--format pdf is not known"),
         (["--date", "last0"], "date last0 is not lastN"),
     ])
-    func badInput(_ extra: [String], _ message: String) throws {
+    func badInput(_ extra: [String], _ message: String) async throws {
         let (path, config) = try sandbox()
         defer { try? FileManager.default.removeItem(atPath: path) }
         var arguments = ["report", "-c", config, "--site", "1", "--report", "pages", "--period", "day", "--date", "2026-11-16"]
@@ -43,35 +43,35 @@ struct ReportCommandTests {
                 arguments += [extra[index], extra[index + 1]]
             }
         }
-        let result = try EdgeProcess.command(arguments, executable: Self.central)
+        let result = try await EdgeProcess.command(arguments, executable: Self.central)
         #expect(result.status == 2, "\(result.output)")
         #expect(result.output.hasPrefix("tally-central: ") && result.output.contains(message), "\(result.output)")
         #expect(result.output.split(separator: "\n").count == 1)
     }
 
     @Test("Several reports at once: text to standard output, CSV files into a directory")
-    func severalReports() throws {
+    func severalReports() async throws {
         let (path, config) = try sandbox()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let text = try EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,countries", "--period", "week", "--date", "2026-11-16"], executable: Self.central)
+        let text = try await EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,countries", "--period", "week", "--date", "2026-11-16"], executable: Self.central)
         #expect(text.status == 0, "\(text.output)")
         #expect(text.output.contains("Summary — Example (site 1)") && text.output.contains("Countries — Example (site 1)"))
         #expect(text.output.contains("Period: week 2026-11-16 to 2026-11-22 (Europe/Berlin)"))
-        let csv = try EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,pages", "--format", "csv", "--output", path + "/out"], executable: Self.central)
+        let csv = try await EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,pages", "--format", "csv", "--output", path + "/out"], executable: Self.central)
         #expect(csv.status == 0, "\(csv.output)")
         #expect(FileManager.default.fileExists(atPath: path + "/out/summary.csv") && FileManager.default.fileExists(atPath: path + "/out/pages.csv"))
-        let refused = try EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,pages", "--format", "csv"], executable: Self.central)
+        let refused = try await EdgeProcess.command(["report", "-c", config, "--site", "1", "--report", "summary,pages", "--format", "csv"], executable: Self.central)
         #expect(refused.status == 2 && refused.output.contains("--output DIRECTORY"))
     }
 
     @Test("aggregate rebuilds a range of days on demand")
-    func aggregateRange() throws {
+    func aggregateRange() async throws {
         let (path, config) = try sandbox()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try EdgeProcess.command(["aggregate", "-c", config, "--site", "1", "--from", "2026-10-24", "--to", "2026-10-26"], executable: Self.central)
+        let result = try await EdgeProcess.command(["aggregate", "-c", config, "--site", "1", "--from", "2026-10-24", "--to", "2026-10-26"], executable: Self.central)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output == "Aggregated 3 site-day(s).\n")
-        let reversed = try EdgeProcess.command(["aggregate", "-c", config, "--from", "2026-10-26", "--to", "2026-10-24"], executable: Self.central)
+        let reversed = try await EdgeProcess.command(["aggregate", "-c", config, "--from", "2026-10-26", "--to", "2026-10-24"], executable: Self.central)
         #expect(reversed.status == 2 && reversed.output.contains("is after --to"))
     }
 }

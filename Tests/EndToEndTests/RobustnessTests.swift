@@ -38,15 +38,15 @@ struct RobustnessTests {
     /// SIGTERM to each daemon; each must stop cleanly.
     static func stop(_ processes: EdgeProcess...) {
         for process in processes { process.signal(SIGTERM) }
-        for process in processes { #expect(process.waitForExit() == 0, "\(process.logPath)") }
+        for process in processes { #expect(await process.waitForExit() == 0, "\(process.logPath)") }
     }
 
-    static func central(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try EdgeProcess.command(arguments, executable: EdgeProcess.binary("tally-central"))
+    static func central(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await EdgeProcess.command(arguments, executable: EdgeProcess.binary("tally-central"))
     }
 
-    static func token(_ sandbox: ShippingSandbox) throws -> String {
-        let made = try central(["token", "create", "-c", sandbox.centralConfig, "--name", "probe", "--sites", "all"])
+    static func token(_ sandbox: ShippingSandbox) async throws -> String {
+        let made = try await central(["token", "create", "-c", sandbox.centralConfig, "--name", "probe", "--sites", "all"])
         return try #require(made.output.split(separator: "\n").last.map(String.init))
     }
 
@@ -58,10 +58,10 @@ struct RobustnessTests {
 
     @Test("Out-of-range dates and periods answer 400 or exit 2 with one line; central keeps running; ranges are bounded")
     func datesAndRanges() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let centralProcess = try sandbox.startCentral("central")
-        let token = try Self.token(sandbox)
+        let centralProcess = try await sandbox.startCentral("central")
+        let token = try await Self.token(sandbox)
         let auth = ["Authorization": "Bearer \(token)"]
         let api = "http://127.0.0.1:\(sandbox.apiPort)/api/v1/reports"
         for query in ["summary?site=1&period=month&date=9999-12-15", "pages?site=1&period=year&date=9999-01-01",
@@ -71,7 +71,7 @@ struct RobustnessTests {
             #expect(answer.status == 400, "\(query): \(answer)")
             #expect(answer.body.split(separator: "\n").count == 1, "\(answer.body)")
         }
-        let cli = try Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", "summary", "--period", "month", "--date", "9999-12-15"])
+        let cli = try await Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", "summary", "--period", "month", "--date", "9999-12-15"])
         #expect(cli.status == 2)
         #expect(cli.output == "tally-central: date 9999-12-15 is outside the supported dates 1970-01-01 to 2199-12-31; pick a date in that range.\n")
         #expect(await Self.http("http://127.0.0.1:\(sandbox.apiPort)/healthz").status == 200, "central is still running")
@@ -91,15 +91,15 @@ struct RobustnessTests {
         let tooLong = await Self.http("\(api)/evolution?site=1&period=range&date=2010-01-01,2020-01-09", headers: auth)
         #expect(tooLong.status == 400 && tooLong.body.contains("covers 3661 days, more than the 3660"), "\(tooLong)")
         centralProcess.signal(SIGTERM)
-        #expect(centralProcess.waitForExit() == 0)
+        #expect(await centralProcess.waitForExit() == 0)
     }
 
     @Test("Control characters, unusable numbers and formulas: repaired on arrival, stored whole, every report parses")
     func hostileValues() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let centralProcess = try sandbox.startCentral("central")
-        let edge = try sandbox.startEdge("edge")
+        let centralProcess = try await sandbox.startCentral("central")
+        let edge = try await sandbox.startEdge("edge")
         let base = "http://127.0.0.1:\(edge.port)"
         let page = "url=https%3A%2F%2Fexample.com%2F"
         var sent = 0
@@ -123,17 +123,17 @@ struct RobustnessTests {
         #expect(metrics.contains(#"tally_edge_input_repairs_total{kind="control_characters"} 3"#), "\(metrics)")
         #expect(metrics.contains(#"tally_edge_input_repairs_total{kind="number_out_of_range"} 3"#))
 
-        _ = try Self.central(["aggregate", "-c", sandbox.centralConfig])
+        _ = try await Self.central(["aggregate", "-c", sandbox.centralConfig])
         for report in ["events", "summary", "page_titles"] {
-            let json = try Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", report, "--format", "json"])
+            let json = try await Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", report, "--format", "json"])
             #expect(json.status == 0)
             #expect((try? JSONSerialization.jsonObject(with: Data(json.output.utf8))) != nil, "\(report) JSON parses: \(json.output)")
             #expect(!json.output.contains("inf") && !json.output.contains("nan"))
         }
         let csvPath = sandbox.path + "/titles.csv"
-        let csv = try Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", "page_titles", "--format", "csv", "--output", csvPath])
+        let csv = try await Self.central(["report", "-c", sandbox.centralConfig, "--site", "1", "--report", "page_titles", "--format", "csv", "--output", csvPath])
         #expect(csv.status == 0)
-        let python = try Self.python("import csv,sys\nfor row in csv.reader(open(sys.argv[1], newline='', encoding='utf-8')): print(row[0])", csvPath)
+        let python = try await Self.python("import csv,sys\nfor row in csv.reader(open(sys.argv[1], newline='', encoding='utf-8')): print(row[0])", csvPath)
         let labels = python.split(separator: "\n").map(String.init)
         #expect(labels.contains(#"'=HYPERLINK("http://evil")"#), "\(labels)")
         #expect(labels.contains("'@SUM(1,2)"))
@@ -141,33 +141,35 @@ struct RobustnessTests {
         Self.stop(edge, centralProcess)
     }
 
-    static func python(_ program: String, _ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", program] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    static func python(_ program: String, _ arguments: String...) async throws -> String {
+        try await offThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", program] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
     }
 
     @Test("A poison record is quarantined alone and the rest ship; a lost buffer starts a new stream that central accepts")
     func poisonAndLostBuffer() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let centralProcess = try sandbox.startCentral("central")
-        var edge = try sandbox.startEdge("edge-1")
+        let centralProcess = try await sandbox.startCentral("central")
+        var edge = try await sandbox.startEdge("edge-1")
         edge.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
         // A record whose payload no longer reads as a hit: a raw control character inside a string.
         try await DatabaseQueue(path: sandbox.edgeBuffer).write { db in
             try db.execute(
                 sql: "INSERT INTO hits (received_at, site_id, policy_digest, payload) VALUES (1, 1, ?, ?)",
                 arguments: [String(repeating: "0", count: 64), Data(#"{"kind":"pageview","site_id":1,"title":"a\#u{01}b","ts":1}"#.utf8)])
         }
-        edge = try sandbox.startEdge("edge-2")
+        edge = try await sandbox.startEdge("edge-2")
         var sent = Set<String>()
         for n in 0..<30 {
             let url = "https://example.com/after-poison/\(n)"
@@ -175,7 +177,7 @@ struct RobustnessTests {
             sent.insert(url)
         }
         try await Self.eventually("the good hits arrive", in: sandbox.path) { Set(try sandbox.centralURLs()) == sent }
-        let status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        let status = try await EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         #expect(status.output.contains("Quarantined:     0 batches, 1 records"), "\(status.output)")
         let health = await Self.http("http://127.0.0.1:\(edge.port)/healthz")
         #expect(health.status == 503 && health.body.contains("records_quarantined: 1 record(s)"), "\(health)")
@@ -184,9 +186,9 @@ struct RobustnessTests {
 
         // The buffer is lost: the edge starts a new one, numbered in a new stream, and delivery goes on.
         edge.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sandbox.edgeBuffer + suffix) }
-        edge = try sandbox.startEdge("edge-3")
+        edge = try await sandbox.startEdge("edge-3")
         for n in 0..<100 {
             let url = "https://example.com/new-buffer/\(n)"
             #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=\(url.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)").status == 200)
@@ -194,7 +196,7 @@ struct RobustnessTests {
         }
         try await Self.eventually("all 100 hits of the new buffer arrive", in: sandbox.path) { Set(try sandbox.centralURLs()) == sent }
         #expect(try sandbox.centralURLs().count == sent.count, "nothing twice")
-        let centralStatus = try Self.central(["status", "-c", sandbox.centralConfig])
+        let centralStatus = try await Self.central(["status", "-c", sandbox.centralConfig])
         #expect(centralStatus.output.components(separatedBy: "  stream ").count == 3, "two streams: \(centralStatus.output)")
         #expect(centralStatus.output.contains("Edge edge-1:"))
         Self.stop(edge, centralProcess)
@@ -202,10 +204,10 @@ struct RobustnessTests {
 
     @Test("Health reports degraded with the reason while a store refuses writes, and recovers without a restart")
     func healthTellsTheTruth() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let centralProcess = try sandbox.startCentral("central")
-        let edge = try sandbox.startEdge("edge")
+        let centralProcess = try await sandbox.startCentral("central")
+        let edge = try await sandbox.startEdge("edge")
         let edgeHealth = "http://127.0.0.1:\(edge.port)/healthz"
         let centralHealth = "http://127.0.0.1:\(sandbox.apiPort)/healthz"
         #expect(await Self.http(edgeHealth).status == 200)
@@ -220,7 +222,7 @@ struct RobustnessTests {
             holder.standardInput = input
             holder.standardOutput = output
             try holder.run()
-            _ = output.fileHandleForReading.availableData  // "locked"
+            _ = try await offThread { output.fileHandleForReading.availableData }  // "locked"
             if health == edgeHealth {
                 let refused = await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F")
                 #expect(refused.status == 503)
@@ -228,7 +230,7 @@ struct RobustnessTests {
             let degraded = await Self.http(health)
             #expect(degraded.status == 503 && degraded.body.contains(#""status":"degraded""#) && degraded.body.contains(reason), "\(degraded)")
             try input.fileHandleForWriting.close()
-            holder.waitUntilExit()
+            try await offThread { holder.waitUntilExit() }
             if health == edgeHealth {
                 #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
             }
@@ -239,24 +241,24 @@ struct RobustnessTests {
 
     @Test("A stalled shipper is reported by /healthz")
     func stalledShipper() async throws {
-        let sandbox = try ShippingSandbox(shippingExtra: "stall_after_seconds = 2")
+        let sandbox = try await ShippingSandbox(shippingExtra: "stall_after_seconds = 2")
         defer { sandbox.remove() }
-        let edge = try sandbox.startEdge("edge")  // central never starts
+        let edge = try await sandbox.startEdge("edge")  // central never starts
         #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
         try await Self.eventually("the shipper is reported stalled", in: sandbox.path) {
             let health = await Self.http("http://127.0.0.1:\(edge.port)/healthz")
             return health.status == 503 && health.body.contains("shipping_stalled")
         }
         edge.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
     }
 
     @Test("check-config refuses what run refuses; databases are private; the SMTP password is checked at start-up")
     func secretsAtRest() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let centralProcess = try sandbox.startCentral("central")
-        let edge = try sandbox.startEdge("edge")
+        let centralProcess = try await sandbox.startCentral("central")
+        let edge = try await sandbox.startEdge("edge")
         #expect(await Self.http("http://127.0.0.1:\(edge.port)/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F").status == 200)
         try await Self.eventually("the hit arrives", in: sandbox.path) { try sandbox.centralURLs().count == 1 }
         for file in [sandbox.edgeBuffer, sandbox.edgeBuffer + "-wal", sandbox.edgeBuffer + "-shm",
@@ -267,8 +269,8 @@ struct RobustnessTests {
         Self.stop(edge, centralProcess)
 
         chmod(sandbox.path + "/edge.key", 0o640)
-        let check = try EdgeProcess.command(["check-config", "-c", sandbox.edgeConfig])
-        let run = try EdgeProcess.command(["run", "-c", sandbox.edgeConfig])
+        let check = try await EdgeProcess.command(["check-config", "-c", sandbox.edgeConfig])
+        let run = try await EdgeProcess.command(["run", "-c", sandbox.edgeConfig])
         #expect(check.status == 1 && run.status == 1)
         #expect(check.output == run.output && check.output.contains("is accessible by group or others (mode 640)"), "\(check.output)")
 
@@ -285,23 +287,23 @@ struct RobustnessTests {
             password_file = "\(password)"
             """
         try config.write(toFile: sandbox.centralConfig, atomically: true, encoding: .utf8)
-        let centralCheck = try Self.central(["check-config", "-c", sandbox.centralConfig])
-        let centralRun = try Self.central(["run", "-c", sandbox.centralConfig])
+        let centralCheck = try await Self.central(["check-config", "-c", sandbox.centralConfig])
+        let centralRun = try await Self.central(["run", "-c", sandbox.centralConfig])
         #expect(centralCheck.status == 1 && centralRun.status == 1)
         #expect(centralCheck.output.contains("The SMTP password file \(password) is accessible by group or others"), "\(centralCheck.output)")
         #expect(centralRun.output.contains("The SMTP password file \(password) is accessible by group or others"), "\(centralRun.output)")
     }
 
     @Test("A configuration typo the fuzzer found (a table name starting with @) is one clear line from both daemons, not an abort")
-    func configurationTypo() throws {
-        let sandbox = try ShippingSandbox()
+    func configurationTypo() async throws {
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        for (config, run) in [(sandbox.edgeConfig, { try EdgeProcess.command($0) }), (sandbox.centralConfig, Self.central)] {
+        for (config, run) in [(sandbox.edgeConfig, { try await EdgeProcess.command($0) }), (sandbox.centralConfig, Self.central)] {
             let text = try String(contentsOfFile: config, encoding: .utf8)
             let line = text.split(separator: "\n", omittingEmptySubsequences: false).count
             try (text + "\n[@privacy]\n").write(toFile: config, atomically: true, encoding: .utf8)
             for command in ["check-config", "run"] {
-                let result = try run([command, "-c", config])
+                let result = try await run([command, "-c", config])
                 #expect(result.status == 1, "\(result.output)")
                 #expect(result.output.hasSuffix(
                     "\(config):\(line + 1):2 is not valid TOML (expected a key (letters, digits, _ or -, or a quoted string)); fix the syntax there.\n"),
@@ -311,14 +313,14 @@ struct RobustnessTests {
     }
 
     @Test("A missing detection database, or one whose YAML does not parse, stops the edge with one line naming the file (and line)")
-    func brokenDetectionDatabase() throws {
-        let sandbox = try ShippingSandbox()
+    func brokenDetectionDatabase() async throws {
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
         let original = try String(contentsOfFile: sandbox.edgeConfig, encoding: .utf8)
         let missing = sandbox.path + "/no-such-database"
         try ("device_database = \"\(missing)\"\n" + original).write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
         for command in ["check-config", "run"] {
-            let result = try EdgeProcess.command([command, "-c", sandbox.edgeConfig])
+            let result = try await EdgeProcess.command([command, "-c", sandbox.edgeConfig])
             #expect(result.status == 1, "\(result.output)")
             #expect(result.output == "tally-edge: device database directory \(missing) does not exist; install it with scripts/install-deps.sh or set device_database in edge.toml to a copy of device-detector's regexes\n")
         }
@@ -330,7 +332,7 @@ struct RobustnessTests {
             .write(toFile: copy + "/oss.yml", atomically: true, encoding: .utf8)
         try ("device_database = \"\(copy)\"\n" + original).write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
         for command in ["check-config", "run"] {
-            let result = try EdgeProcess.command([command, "-c", sandbox.edgeConfig])
+            let result = try await EdgeProcess.command([command, "-c", sandbox.edgeConfig])
             #expect(result.status == 1, "\(result.output)")
             #expect(result.output.hasPrefix("tally-edge: device database: \(copy)/oss.yml:"), "\(result.output)")
             #expect(result.output.contains("YAML does not parse") && result.output.split(separator: "\n").count == 1, "\(result.output)")
@@ -401,9 +403,9 @@ struct RobustnessTests {
 
     @Test("The edge's listener: 404, 405 with Allow, pipelined requests answered in order, Connection: close, HTTP/1.0, a malformed request 400")
     func listenerSemantics() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let edge = try sandbox.startEdge("edge")
+        let edge = try await sandbox.startEdge("edge")
         let connection = try RawConnection(port: edge.port)
         connection.send("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
         let missing = connection.receive()
@@ -434,15 +436,15 @@ struct RobustnessTests {
 
     @Test("Slow clients are cut off at the header and body deadlines; one client holds at most its share of connections")
     func slowClients() async throws {
-        let sandbox = try ShippingSandbox(
+        let sandbox = try await ShippingSandbox(
             centralExtra: "[connections]\nheader_timeout_seconds = 1\nbody_timeout_seconds = 1\nmax_connections_per_client = 3",
             edgeTables: "[limits]\nheader_timeout_seconds = 1\nbody_timeout_seconds = 1\nmax_connections_per_client = 3")
         defer { sandbox.remove() }
         // The edge trusts no proxy here, so loopback is an ordinary client with a cap.
         let config = try String(contentsOfFile: sandbox.edgeConfig, encoding: .utf8).replacingOccurrences(of: #"trusted_proxies = ["127.0.0.1"]"#, with: "")
         try config.write(toFile: sandbox.edgeConfig, atomically: true, encoding: .utf8)
-        let centralProcess = try sandbox.startCentral("central")
-        let edge = try sandbox.startEdge("edge")
+        let centralProcess = try await sandbox.startCentral("central")
+        let edge = try await sandbox.startEdge("edge")
         for (port, client) in [(edge.port, "127.0.0.2"), (sandbox.apiPort, "127.0.0.3")] {
             // Headers trickled and never finished: the server closes the connection without an answer.
             let trickle = try RawConnection(port: port, from: client)

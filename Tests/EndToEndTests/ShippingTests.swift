@@ -17,16 +17,16 @@ struct ShippingSandbox {
     var centralStore: String { path + "/central/central.sqlite" }
 
     /// `edgeExtra` and `centralExtra` are added at the top of each configuration (before any table).
-    init(edgeExtra: String = "", centralExtra: String = "", edgeTables: String = "", shippingExtra: String = "") throws {
+    init(edgeExtra: String = "", centralExtra: String = "", edgeTables: String = "", shippingExtra: String = "") async throws {
         path = NSTemporaryDirectory() + "tally-ship-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         port = try freePort()
         apiPort = try freePort()
         let pki = path + "/pki"
         let script = EdgeProcess.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path
-        let made = try EdgeProcess.command([pki, "edge-1"], executable: script)
+        let made = try await EdgeProcess.command([pki, "edge-1"], executable: script)
         guard made.status == 0 else { throw EdgeProcessError.exited(made.output) }
-        let keygen = try EdgeProcess.command(["keygen", "--out", path + "/edge.key"])
+        let keygen = try await EdgeProcess.command(["keygen", "--out", path + "/edge.key"])
         let publicKey = keygen.output.trimmingCharacters(in: .whitespacesAndNewlines)
         try """
             data_dir = "\(path)/central"
@@ -71,12 +71,12 @@ struct ShippingSandbox {
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 
-    func startCentral(_ name: String) throws -> EdgeProcess {
-        try EdgeProcess.run(config: centralConfig, logPath: path + "/\(name).log", executable: EdgeProcess.binary("tally-central"))
+    func startCentral(_ name: String) async throws -> EdgeProcess {
+        try await EdgeProcess.run(config: centralConfig, logPath: path + "/\(name).log", executable: EdgeProcess.binary("tally-central"))
     }
 
-    func startEdge(_ name: String) throws -> EdgeProcess {
-        try EdgeProcess.run(config: edgeConfig, logPath: path + "/\(name).log")
+    func startEdge(_ name: String) async throws -> EdgeProcess {
+        try await EdgeProcess.run(config: edgeConfig, logPath: path + "/\(name).log")
     }
 
     /// The page URLs central stored, with repeats.
@@ -152,30 +152,30 @@ struct ShippingTests {
 
     @Test("kill -9 of central while shipping and of the edge mid-batch: central holds every hit exactly once")
     func exactlyOnce() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        var central = try sandbox.startCentral("central-1")
-        var edge = try sandbox.startEdge("edge-1")
+        var central = try await sandbox.startCentral("central-1")
+        var edge = try await sandbox.startEdge("edge-1")
         var sent = Set<String>()
 
         var round = await Self.load(edge, label: "a", perClient: 150)
         #expect(round.failed == 0)
         sent.formUnion(round.sent)
         central.signal(SIGKILL)  // while batches are flowing
-        _ = central.waitForExit()
+        _ = await central.waitForExit()
 
         round = await Self.load(edge, label: "b", perClient: 150)  // central is down: the edge keeps accepting
         #expect(round.failed == 0)
         sent.formUnion(round.sent)
         #expect(try sandbox.edgeDepth() > 0)
 
-        central = try sandbox.startCentral("central-2")
+        central = try await sandbox.startCentral("central-2")
         let before = try sandbox.centralURLs().count
         try await RobustnessTests.eventually("the backlog starts to drain", in: sandbox.path) { try sandbox.centralURLs().count > before }
         edge.signal(SIGKILL)  // while it drains the backlog, batch by batch
-        _ = edge.waitForExit()
+        _ = await edge.waitForExit()
         let midway = try sandbox.centralURLs().count
-        edge = try sandbox.startEdge("edge-2")
+        edge = try await sandbox.startEdge("edge-2")
 
         round = await Self.load(edge, label: "c", perClient: 75)
         #expect(round.failed == 0)
@@ -195,59 +195,59 @@ struct ShippingTests {
         }
         edge.signal(SIGTERM)
         central.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(central.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
+        #expect(await central.waitForExit() == 0)
     }
 
     @Test("With central down the edge keeps accepting; the backlog drains completely when central returns")
     func centralDown() async throws {
-        let sandbox = try ShippingSandbox()
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
-        let edge = try sandbox.startEdge("edge")
+        let edge = try await sandbox.startEdge("edge")
         let round = await Self.load(edge, label: "down", perClient: 150)
         #expect(round.failed == 0)
-        var status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        var status = try await EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         try await RobustnessTests.eventually("a send to the absent central fails", in: sandbox.path) {
-            status = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+            status = try await EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
             return !status.output.contains("Send failures:   0")
         }
         #expect(try sandbox.edgeDepth() == round.sent.count, "nothing is lost or deleted while central is down")
         #expect(status.output.contains("Last shipment:   none yet"))
         #expect(!status.output.contains("Send failures:   0"))
 
-        let central = try sandbox.startCentral("central")
+        let central = try await sandbox.startCentral("central")
         try await sandbox.waitForDrain(count: round.sent.count)
         #expect(try sandbox.edgeDepth() == 0)
         let stored = try sandbox.centralURLs()
         #expect(stored.count == round.sent.count && Set(stored) == round.sent)
-        let after = try EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
+        let after = try await EdgeProcess.command(["status", "-c", sandbox.edgeConfig])
         #expect(after.output.contains("Shipped:         \(round.sent.count) hits"))
-        let audit = try EdgeProcess.command(["audit", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
+        let audit = try await EdgeProcess.command(["audit", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
         #expect(audit.output.contains("config_loaded  path=\(sandbox.centralConfig) sha256="), "\(audit.output)")
         edge.signal(SIGTERM)
         central.signal(SIGTERM)
-        #expect(edge.waitForExit() == 0)
-        #expect(central.waitForExit() == 0)
+        #expect(await edge.waitForExit() == 0)
+        #expect(await central.waitForExit() == 0)
     }
 
     @Test("keygen writes a private key file; group-readable keys stop start-up with one clear line; check-config validates central")
-    func keysAndChecks() throws {
-        let sandbox = try ShippingSandbox()
+    func keysAndChecks() async throws {
+        let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
         let mode = try FileManager.default.attributesOfItem(atPath: sandbox.path + "/edge.key")[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        let central = try EdgeProcess.command(["check-config", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
+        let central = try await EdgeProcess.command(["check-config", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
         #expect(central.status == 0)
         #expect(central.output.contains("Registered edges: edge-1"))
 
         chmod(sandbox.path + "/edge.key", 0o644)
-        let edge = try EdgeProcess.command(["run", "-c", sandbox.edgeConfig])
+        let edge = try await EdgeProcess.command(["run", "-c", sandbox.edgeConfig])
         #expect(edge.status == 1)
         #expect(edge.output.hasPrefix("tally-edge: The signing key cannot be used: \(sandbox.path)/edge.key is accessible by group or others (mode 644); run chmod 600 on it."), "\(edge.output)")
         #expect(edge.output.split(separator: "\n").count == 1)
 
         chmod(sandbox.path + "/pki/central.key", 0o644)
-        let refused = try EdgeProcess.command(["run", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
+        let refused = try await EdgeProcess.command(["run", "-c", sandbox.centralConfig], executable: EdgeProcess.binary("tally-central"))
         #expect(refused.status == 1)
         #expect(refused.output.contains("central.key cannot be used: it is accessible by group or others"), "\(refused.output)")
     }

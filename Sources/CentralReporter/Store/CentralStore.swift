@@ -104,6 +104,22 @@ public protocol CentralStore: BatchStore {
 public struct DirtyDay: Hashable, Sendable {
     public var site: Int
     public var day: LocalDay
+
+    /// The (site, day) pairs hits fall on, each day in its site's time zone.
+    static func days(of hits: [Hit], zones: (Int) -> TimeZone) -> Set<DirtyDay> {
+        var days: Set<DirtyDay> = []
+        // A batch's hits mostly fall on one day per site: the last day's bounds answer without a calendar.
+        var lastDay: [Int: (start: Int64, end: Int64)] = [:]
+        for hit in hits {
+            if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
+            let zone = zones(hit.siteID)
+            let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)
+            let bounds = day.bounds(in: zone)
+            lastDay[hit.siteID] = (bounds.start.millisecondsSince1970, bounds.end.millisecondsSince1970)
+            days.insert(DirtyDay(site: hit.siteID, day: day))
+        }
+        return days
+    }
 }
 
 /// What aggregating a day reads: its dirty generation, and its hits with the time of each counted order

@@ -228,17 +228,8 @@ public final class PostgresCentralStore: CentralStore {
 
     public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
         try await ensurePartitions(for: hits)
-        var dirty: Set<DirtyDay> = []
-        var lastDay: [Int: (day: LocalDay, start: Int64, end: Int64)] = [:]
-        for hit in hits {
-            if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
-            let zone = zones(hit.siteID)
-            let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)
-            let bounds = day.bounds(in: zone)
-            lastDay[hit.siteID] = (day, bounds.start.millisecondsSince1970, bounds.end.millisecondsSince1970)
-            dirty.insert(DirtyDay(site: hit.siteID, day: day))
-        }
-        let marks = dirty.sorted { ($0.site, $0.day) < ($1.site, $1.day) }
+        // Marked in a fixed order, so two nodes' transactions never wait for each other's marks crosswise.
+        let marks = DirtyDay.days(of: hits, zones: zones).sorted { ($0.site, $0.day) < ($1.site, $1.day) }
         return try await client.withTransaction(logger: logger) { db in
             // The batch's key first: a second node storing the same batch waits here for the first one's
             // commit and then finds it stored.

@@ -266,9 +266,6 @@ public struct SQLiteCentralStore: CentralStore {
             let batchValues = [
                 header.edgeID.databaseValue, header.stream.databaseValue, header.sequence.databaseValue, header.policyDigest.databaseValue,
             ]
-            var dirty: Set<DirtyDay> = []
-            // A batch's hits mostly fall on one day per site: the last day's bounds answer without a calendar.
-            var lastDay: [Int: (day: LocalDay, start: Int64, end: Int64)] = [:]
             for hit in hits {
                 // The values are built from the record's own typed fields, one per placeholder, so GRDB's
                 // argument check is skipped.
@@ -278,15 +275,9 @@ public struct SQLiteCentralStore: CentralStore {
                     try db.cachedStatement(sql: "INSERT OR IGNORE INTO orders (site_id, order_id, ts) VALUES (?, ?, ?)")
                         .execute(arguments: [hit.siteID, order, hit.timestamp])
                 }
-                if let last = lastDay[hit.siteID], last.start <= hit.timestamp, hit.timestamp < last.end { continue }
-                let zone = zones(hit.siteID)
-                let day = LocalDay(containing: Date(millisecondsSince1970: hit.timestamp), in: zone)
-                let bounds = day.bounds(in: zone)
-                lastDay[hit.siteID] = (day, bounds.start.millisecondsSince1970, bounds.end.millisecondsSince1970)
-                dirty.insert(DirtyDay(site: hit.siteID, day: day))
             }
             let mark = try db.cachedStatement(sql: Self.markDirtySQL)
-            for day in dirty { try mark.execute(arguments: [day.site, day.day.description]) }
+            for day in DirtyDay.days(of: hits, zones: zones) { try mark.execute(arguments: [day.site, day.day.description]) }
             return .stored(hits: hits.count, missingBefore: header.sequence - previous - 1)
         }
     }
