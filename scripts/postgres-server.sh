@@ -17,7 +17,8 @@ as_server() {
 case "$action" in
   start)
     if [ "$(id -u)" = 0 ] && ! id tally-pg >/dev/null 2>&1; then
-      useradd --system --no-create-home --shell /usr/sbin/nologin tally-pg
+      # Another run may create it at the same moment.
+      useradd --system --no-create-home --shell /usr/sbin/nologin tally-pg 2>/dev/null || id tally-pg >/dev/null
     fi
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown tally-pg "$dir"
