@@ -204,6 +204,24 @@ struct MailTests {
         #expect(try await s.components.store.sendLog().allSatisfy { $0.status == "sent" })
     }
 
+    @Test("Two central nodes on one PostgreSQL database send each (schedule, period) once", .enabled(if: StoreBackend.all.contains(.postgresql)))
+    func onceAcrossNodes() async throws {
+        let s = try await Self.setup(now: "2026-11-18T10:00:00+01:00", backend: .postgresql)
+        try await s.sink.start()
+        defer { s.sink.stop(); try? FileManager.default.removeItem(atPath: s.directory) }
+        let second = try await CentralComponents(offlineConfig: s.components.config, clock: s.clock, logger: Logger(label: "node-2"))
+        // Both nodes find the four weeks since the last report due, at the same moment, twice over.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for scheduler in [s.components.scheduler, second.scheduler, s.components.scheduler, second.scheduler] {
+                group.addTask { try await scheduler.runDue(now: s.clock.now()) }
+            }
+            try await group.waitForAll()
+        }
+        let ids = try await s.sink.messages.asyncMap { try await Self.parse($0)["message_id"] as? String ?? "" }
+        #expect(ids.count == Set(ids).count && !ids.isEmpty, "\(ids)")
+        #expect(try await second.store.sendLog().allSatisfy { $0.status == "sent" && $0.attempts == 1 })
+    }
+
     @Test("SMTP server down: retried with backoff, delivered once when it returns")
     func smtpDown() async throws {
         let s = try await Self.setup(now: "2026-10-26T09:00:00+01:00")

@@ -52,6 +52,25 @@ struct PostgresStoreTests {
         #expect(try await first.counts() == (hits.count, 1))
     }
 
+    @Test("Dirty days are claimed by one node at a time; a claim expires, and marking a day again releases it")
+    func aggregationClaims() async throws {
+        let settings = try await Self.newDatabase()
+        let (first, second) = (try await Self.open(settings), try await Self.open(settings))
+        _ = try await first.store(Self.header(1, count: ReportFixture.hits.count), hits: ReportFixture.hits, contentSHA256: "a", receivedAt: Date())
+        let all = Set(try await first.dirtyDays())
+        #expect(all.count == 3)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let a = try await first.claimDirtyDays(limit: 2, now: now, until: now + 300)
+        let b = try await second.claimDirtyDays(limit: 10, now: now, until: now + 600)
+        #expect(a.count == 2 && Set(a).isDisjoint(with: b) && Set(a).union(b) == all, "\(a) \(b)")
+        #expect(try await second.claimDirtyDays(limit: 10, now: now + 60, until: now + 360).isEmpty, "all claimed")
+        // The node holding `a` dies: its claims expire and the other node takes them over.
+        #expect(Set(try await second.claimDirtyDays(limit: 10, now: now + 301, until: now + 900)) == Set(a))
+        // A batch for a claimed day releases its claim, so its new data is not left waiting for the lease.
+        try await first.markDirty(site: 1, days: [b[0].day])
+        #expect(try await first.claimDirtyDays(limit: 10, now: now + 302, until: now + 600) == [b[0]])
+    }
+
     @Test("Every field of a record survives storage unchanged, and sparse records stay sparse")
     func roundTrip() async throws {
         let store = try await Self.open(try await Self.newDatabase())

@@ -140,10 +140,14 @@ enum StoreBackend: String, Sendable, CaseIterable, CustomStringConvertible {
         let password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
         let (status, output) = try await run("/usr/bin/env", ["PGPASSWORD=\(password)", "psql", url, "-q", "-c", "CREATE DATABASE \(database)"])
         guard status == 0 else { throw CentralError.storeSettings("CREATE DATABASE failed: \(output)") }
+        // Start-up's wait for the database is a guard against a dead server, not a timing assumption: the
+        // test process may keep its threads busy for a while (the detection conformance tests) before the
+        // store's tasks run.
         return """
             [store]
             url = "\(server)/\(database)"
             password_file = "\(passwordFile)"
+            connect_timeout_seconds = 600
             """
     }
 }

@@ -42,7 +42,7 @@ struct ImportLogsTests {
             "http://127.0.0.1:\(edge.port)/index.php?module=API&method=SitesManager.addSite&siteName=x&token_auth=\(Self.token)")
         #expect(unsupported.body.contains(#""result":"error""#) && unsupported.body.contains("edge.toml"))
 
-        RobustnessTests.stop(edge)
+        await RobustnessTests.stop(edge)
         let queue = try DatabaseQueue(path: sandbox.bufferPath)
         let (stored, bots) = try await queue.read { db in
             (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hits") ?? 0,

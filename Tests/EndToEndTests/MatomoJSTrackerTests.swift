@@ -22,7 +22,7 @@ struct MatomoJSTrackerTests {
             // Every request of the page says send_image=0 (the bulk in its body): 204 each, as Matomo answers.
             #expect(answer.status == 204, "\(captured.path): \(answer.body)")
         }
-        RobustnessTests.stop(edge)
+        await RobustnessTests.stop(edge)
 
         let records = try await CapturedRequest.bufferedRecords(sandbox.bufferPath)
         #expect(records.map { $0["kind"] as? String } == [

@@ -24,7 +24,7 @@ struct MatomoPHPTrackerTests {
             let answer = await captured.send(to: edge.port)
             #expect(answer.status == 200, "\(captured.path): \(answer.body)")
         }
-        RobustnessTests.stop(edge)
+        await RobustnessTests.stop(edge)
 
         let records = try await CapturedRequest.bufferedRecords(sandbox.bufferPath)
         #expect(records.map { $0["kind"] as? String } == [

@@ -92,7 +92,7 @@ struct MatomoTrafficTests {
         #expect(reports["contents"]?["Banner / spring.png"] == ["impressions": 1, "interactions": 1, "interaction_rate": 100, "visits": 1])
         #expect(reports["site_search"]?["tents"]?["searches"] == 1)
 
-        RobustnessTests.stop(edge, central)
+        await RobustnessTests.stop(edge, central)
         // At rest: no address, user agent, e-mail address or stack trace in the buffer, the store or the logs.
         var files = [sandbox.edgeBuffer, sandbox.centralStore, sandbox.path + "/edge.log", sandbox.path + "/central.log"]
         files += files.prefix(2).flatMap { [$0 + "-wal"] }

@@ -20,7 +20,7 @@ struct PythonClientTests {
         }
         let metrics = await RobustnessTests.http("http://127.0.0.1:\(edge.port)/metrics")
         #expect(metrics.body.contains(#"tally_edge_input_repairs_total{kind="bytes_literal"} 1"#))
-        RobustnessTests.stop(edge)
+        await RobustnessTests.stop(edge)
 
         let records = try await CapturedRequest.bufferedRecords(sandbox.bufferPath)
         #expect(records.count == 2)

@@ -36,7 +36,7 @@ struct RobustnessTests {
     }
 
     /// SIGTERM to each daemon; each must stop cleanly.
-    static func stop(_ processes: EdgeProcess...) {
+    static func stop(_ processes: EdgeProcess...) async {
         for process in processes { process.signal(SIGTERM) }
         for process in processes { #expect(await process.waitForExit() == 0, "\(process.logPath)") }
     }
@@ -138,7 +138,7 @@ struct RobustnessTests {
         #expect(labels.contains(#"'=HYPERLINK("http://evil")"#), "\(labels)")
         #expect(labels.contains("'@SUM(1,2)"))
         #expect(!labels.contains { $0.hasPrefix("=") || $0.hasPrefix("@") })
-        Self.stop(edge, centralProcess)
+        await Self.stop(edge, centralProcess)
     }
 
     static func python(_ program: String, _ arguments: String...) async throws -> String {
@@ -199,7 +199,7 @@ struct RobustnessTests {
         let centralStatus = try await Self.central(["status", "-c", sandbox.centralConfig])
         #expect(centralStatus.output.components(separatedBy: "  stream ").count == 3, "two streams: \(centralStatus.output)")
         #expect(centralStatus.output.contains("Edge edge-1:"))
-        Self.stop(edge, centralProcess)
+        await Self.stop(edge, centralProcess)
     }
 
     @Test("Health reports degraded with the reason while a store refuses writes, and recovers without a restart")
@@ -236,7 +236,7 @@ struct RobustnessTests {
             }
             try await Self.eventually("\(reason) clears", in: sandbox.path) { await Self.http(health).status == 200 }
         }
-        Self.stop(edge, centralProcess)
+        await Self.stop(edge, centralProcess)
     }
 
     @Test("A stalled shipper is reported by /healthz")
@@ -266,7 +266,7 @@ struct RobustnessTests {
             let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
         }
-        Self.stop(edge, centralProcess)
+        await Self.stop(edge, centralProcess)
 
         chmod(sandbox.path + "/edge.key", 0o640)
         let check = try await EdgeProcess.command(["check-config", "-c", sandbox.edgeConfig])
@@ -431,7 +431,7 @@ struct RobustnessTests {
         garbage.send("NOT HTTP AT ALL\r\n\r\n")
         let refused = garbage.receiveUntilClosed()
         #expect(refused.hasPrefix("HTTP/1.1 400"), "\(refused)")
-        Self.stop(edge)
+        await Self.stop(edge)
     }
 
     @Test("Slow clients are cut off at the header and body deadlines; one client holds at most its share of connections")
@@ -473,6 +473,6 @@ struct RobustnessTests {
             other.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(other.receive().text.hasPrefix("HTTP/1.1 200"), "port \(port)")
         }
-        Self.stop(edge, centralProcess)
+        await Self.stop(edge, centralProcess)
     }
 }

@@ -43,13 +43,18 @@ public struct ReportScheduler: Service {
         }
     }
 
+    /// How long a node has to send a report it claimed before another node may.
+    static let sendClaimSeconds: TimeInterval = 600
+
     /// Queues what is due and sends what is queued and ready.
     public func runDue(now: Date) async throws {
         for schedule in config.schedules {
             for period in ScheduleCalendar.due(schedule, now: now, after: try await store.lastQueued(schedule: schedule.name)) {
                 try await store.queue(schedule: schedule.name, period: period, messageID: ReportMail.messageID(schedule: schedule.name, period: period))
             }
-            for queued in try await store.pendingReports(schedule: schedule.name, now: now) {
+            // Claimed for as long as composing and sending may take; a node that dies mid-send leaves the
+            // report to be sent when the claim expires (the Message-ID is the same, so a copy is recognised).
+            for queued in try await store.claimDueReports(schedule: schedule.name, now: now, until: now.addingTimeInterval(Self.sendClaimSeconds)) {
                 let period = ReportPeriod(kind: ScheduleCalendar.kind(schedule.cadence), from: queued.from, to: queued.to)
                 let detail = "schedule=\(schedule.name) period=\(period.from)..\(period.to) recipients=\(schedule.recipients.count)"
                 do {

@@ -46,6 +46,9 @@ public protocol CentralStore: BatchStore {
 
     /// Days waiting to be aggregated, oldest first.
     func dirtyDays(limit: Int) async throws -> [DirtyDay]
+    /// Days waiting to be aggregated that no other node is working on, claimed for this one until `until`
+    /// (a node that dies leaves its claims to expire); marking a day dirty again releases its claim.
+    func claimDirtyDays(limit: Int, now: Date, until: Date) async throws -> [DirtyDay]
     /// Marks days for aggregation, bumping the generation of those already marked.
     func markDirty(site: Int, days: [LocalDay]) async throws
     /// A dirty day's raw hits and counted orders, read in one snapshot with its generation; `nil` input
@@ -87,7 +90,9 @@ public protocol CentralStore: BatchStore {
     func lastQueued(schedule: String) async throws -> LocalDay?
     /// Queues (schedule, period) once; queuing it again changes nothing.
     func queue(schedule: String, period: ReportPeriod, messageID: String) async throws
-    func pendingReports(schedule: String, now: Date) async throws -> [QueuedReport]
+    /// The schedule's queued reports due by `now`, claimed until `until` so that no other node sends them
+    /// meanwhile; sending marks them sent or failed (with the next attempt's time).
+    func claimDueReports(schedule: String, now: Date, until: Date) async throws -> [QueuedReport]
     func markSent(schedule: String, from: LocalDay, now: Date, detail: String) async throws
     func markFailed(schedule: String, from: LocalDay, error: String, retryAt: Date, now: Date, detail: String) async throws
     /// Every send-log row (for status output and tests).

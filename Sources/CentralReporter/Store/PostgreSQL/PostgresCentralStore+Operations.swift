@@ -13,6 +13,19 @@ extension PostgresCentralStore {
             }
     }
 
+    public func claimDirtyDays(limit: Int, now: Date, until: Date) async throws -> [DirtyDay] {
+        try await rows("""
+            UPDATE dirty_days SET claimed_until = \(until.millisecondsSince1970)
+            WHERE (site_id, day) IN (
+                SELECT site_id, day FROM dirty_days WHERE claimed_until <= \(now.millisecondsSince1970)
+                ORDER BY day, site_id LIMIT \(Int64(min(limit, Int(Int64.max)))) FOR UPDATE SKIP LOCKED)
+            RETURNING site_id, day
+            """).compactMap { row in
+            guard let day = LocalDay(try row.string(1)) else { return nil }
+            return DirtyDay(site: try row.int(0), day: day)
+        }.sorted { ($0.day, $0.site) < ($1.day, $1.site) }
+    }
+
     public func markDirty(site: Int, days: [LocalDay]) async throws {
         try await client.withTransaction(logger: logger) { db in
             for day in days { try await db.query(Self.markDirty(site: site, day: day), logger: logger) }
@@ -263,11 +276,13 @@ extension PostgresCentralStore {
             """, logger: logger)
     }
 
-    public func pendingReports(schedule: String, now: Date) async throws -> [QueuedReport] {
+    public func claimDueReports(schedule: String, now: Date, until: Date) async throws -> [QueuedReport] {
+        // A second node's UPDATE waits for the first one's row locks, then finds the rows no longer due.
         try await rows("""
-            SELECT period_start, period_end, attempts FROM send_log
-            WHERE schedule = \(schedule) AND status = 'pending' AND next_attempt_at <= \(now.millisecondsSince1970) ORDER BY period_start
-            """).compactMap { row in
+            UPDATE send_log SET next_attempt_at = \(until.millisecondsSince1970)
+            WHERE schedule = \(schedule) AND status = 'pending' AND next_attempt_at <= \(now.millisecondsSince1970)
+            RETURNING period_start, period_end, attempts
+            """).sorted { (try? $0.string(0)) ?? "" < (try? $1.string(0)) ?? "" }.compactMap { row in
             guard let from = LocalDay(try row.string(0)), let to = LocalDay(try row.string(1)) else { return nil }
             return QueuedReport(schedule: schedule, from: from, to: to, status: "pending", attempts: try row.int(2))
         }

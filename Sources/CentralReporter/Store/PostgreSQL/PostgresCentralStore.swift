@@ -279,7 +279,7 @@ public final class PostgresCentralStore: CentralStore {
     static func markDirty(site: Int, day: LocalDay) -> PostgresQuery {
         """
         INSERT INTO dirty_days (site_id, day) VALUES (\(site), \(day.description))
-        ON CONFLICT (site_id, day) DO UPDATE SET generation = dirty_days.generation + 1
+        ON CONFLICT (site_id, day) DO UPDATE SET generation = dirty_days.generation + 1, claimed_until = 0
         """
     }
 

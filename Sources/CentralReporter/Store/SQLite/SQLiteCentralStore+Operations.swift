@@ -12,6 +12,11 @@ extension SQLiteCentralStore {
         }
     }
 
+    /// One node works on an SQLite store: every dirty day is its own.
+    public func claimDirtyDays(limit: Int, now: Date, until: Date) async throws -> [DirtyDay] {
+        try await dirtyDays(limit: limit)
+    }
+
     public func markDirty(site: Int, days: [LocalDay]) async throws {
         try await writer.write { db in
             let mark = try db.cachedStatement(sql: Self.markDirtySQL)
@@ -228,12 +233,13 @@ extension SQLiteCentralStore {
         }
     }
 
-    public func pendingReports(schedule: String, now: Date) async throws -> [QueuedReport] {
-        try await writer.read { db in
+    public func claimDueReports(schedule: String, now: Date, until: Date) async throws -> [QueuedReport] {
+        try await writer.write { db in
             try Row.fetchAll(db, sql: """
-                SELECT period_start, period_end, attempts FROM send_log
-                WHERE schedule = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY period_start
-                """, arguments: [schedule, now.millisecondsSince1970]).compactMap { row in
+                UPDATE send_log SET next_attempt_at = ?
+                WHERE schedule = ? AND status = 'pending' AND next_attempt_at <= ?
+                RETURNING period_start, period_end, attempts
+                """, arguments: [until.millisecondsSince1970, schedule, now.millisecondsSince1970]).sorted { ($0[0] as String) < ($1[0] as String) }.compactMap { row in
                 guard let from = LocalDay(row[0] as String), let to = LocalDay(row[1] as String) else { return nil }
                 return QueuedReport(schedule: schedule, from: from, to: to, status: "pending", attempts: row[2])
             }
