@@ -16,8 +16,6 @@ packages=(
   curl                      # demo and end-to-end tests
   ruby-referer-parser       # Snowplow's referer database: search engines, social networks, webmail (referrer_database)
   ruby                      # runs that package's own reader, which the referrer tests compare Tally with
-  postgresql-15             # central's PostgreSQL store: the tests and the cluster demo start a throwaway server
-  postgresql-client-15      # psql, for the tests' databases
 )
 
 missing=()

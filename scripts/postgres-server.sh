@@ -7,8 +7,13 @@
 set -euo pipefail
 action=${1:?start or stop}
 dir=${2:?a directory for the server}
-bin=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)
-[ -n "$bin" ] || { echo "PostgreSQL 15 is not installed; run scripts/install-deps.sh." >&2; exit 1; }
+bin=/usr/lib/postgresql/15/bin
+if [ "$action" = start ] && { [ ! -x "$bin/initdb" ] || ! command -v psql >/dev/null; }; then
+  echo "Installing PostgreSQL 15" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update >&2
+  apt-get install -y --no-install-recommends postgresql-15 postgresql-client-15 >&2
+fi
 
 as_server() {
   if [ "$(id -u)" = 0 ]; then runuser -u tally-pg -- "$@"; else "$@"; fi
