@@ -168,10 +168,20 @@ struct MatomoAPITests {
         #expect(goals.map { $0["idgoal"] as? Int } == [1, 2] && goals[1]["name"] as? String == "Goal 2")
         #expect(try await Self.errorMessage(api, "\(day)&method=Goals.get&idGoal=first")?.contains("idGoal=first") == true)
 
+        // The same numbers as /api/v1's goals, ecommerce and product reports.
+        let v1Goal = try #require(try await Self.v1Rows(api, "/api/v1/reports/goals?site=1&period=day&date=2026-10-28", token: token).first { $0["label"] as? String == "goal 2" })
+        #expect(v1Goal["conversions"] as? Int == goal["nb_conversions"] as? Int && v1Goal["revenue"] as? Double == goal["revenue"] as? Double, "\(v1Goal)")
+        let v1Shop = try #require(try await Self.v1Rows(api, "/api/v1/reports/ecommerce?site=1&period=day&date=2026-10-28", token: token).first)
+        #expect(v1Shop["orders"] as? Int == order["nb_conversions"] as? Int && v1Shop["items"] as? Int == order["items"] as? Int, "\(v1Shop)")
+        #expect(v1Shop["revenue"] as? Double == order["revenue"] as? Double && v1Shop["abandoned_carts"] as? Int == cart["nb_conversions"] as? Int, "\(v1Shop)")
+        let v1Sku = try #require(try await Self.v1Rows(api, "/api/v1/reports/product_skus?site=1&period=day&date=2026-10-28", token: token).first { $0["label"] as? String == "SKU1" })
+
         // Products: revenue = price × quantity, product page views as nb_actions.
         let sku = try #require(byLabel(try await table("Goals.getItemsSku"))["SKU1"])
         #expect(sku["revenue"] as? Double == 100 && sku["quantity"] as? Int == 2 && sku["orders"] as? Int == 1, "\(sku)")
         #expect(sku["nb_actions"] as? Int == 1 && sku["avg_price"] as? Double == 50 && sku["avg_quantity"] as? Double == 2)
+        #expect(v1Sku["revenue"] as? Double == sku["revenue"] as? Double && v1Sku["quantity"] as? Int == sku["quantity"] as? Int, "\(v1Sku)")
+        #expect(v1Sku["orders"] as? Int == sku["orders"] as? Int && v1Sku["product_views"] as? Int == sku["nb_actions"] as? Int, "\(v1Sku)")
         #expect(try await Self.errorMessage(api, "\(day)&method=Goals.getItemsSku&abandonedCarts=1")?.contains("abandonedCarts=1") == true)
 
         // Events by category, action and name.
