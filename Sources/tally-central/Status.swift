@@ -14,7 +14,7 @@ struct Status: AsyncParsableCommand {
         let now = Date()
         let contacts = try await store.edgeContacts()
         let (hits, batches) = try await store.counts()
-        print("Store \(config.storePath): \(hits) hits in \(batches) batches")
+        print("Store \(config.store.describe(sqlitePath: config.storePath)): \(hits) hits in \(batches) batches")
         let formatter = ISO8601DateFormatter()
         let known = Set(config.edges.map(\.id))
         for edge in config.edges.map(\.id) + Set(contacts.map(\.edgeID)).subtracting(known).sorted() {

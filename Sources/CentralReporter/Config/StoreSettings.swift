@@ -44,6 +44,21 @@ public struct StoreSettings: Sendable, Equatable {
         return settings
     }
 
+    /// Settings for a PostgreSQL database named on the command line (`migrate-store --to`).
+    public static func postgres(url: String, passwordFile: String?, passwordEnvironment: String?, caFile: String?) throws -> StoreSettings {
+        var settings = StoreSettings()
+        settings.postgres = try parse(url: url, key: "--to")
+        settings.passwordFile = passwordFile
+        settings.passwordEnvironment = passwordEnvironment
+        settings.caFile = caFile
+        return settings
+    }
+
+    /// What the store is, for messages: the SQLite file's path or the database's URL.
+    public func describe(sqlitePath: String) -> String {
+        postgres.map { "postgresql://\($0.username)@\($0.host):\($0.port)/\($0.database)" } ?? sqlitePath
+    }
+
     /// `postgresql://USER@HOST[:PORT]/DATABASE` (also `postgres://`); no password, no options.
     static func parse(url text: String, key: String) throws -> PostgreSQL {
         let expected = "postgresql://USER@HOST:PORT/DATABASE, with the password in password_file or password_env"
@@ -65,16 +80,29 @@ public struct StoreSettings: Sendable, Equatable {
 
     /// The database password, if one is configured.
     public func password() throws -> String? {
-        if let passwordFile {
-            if let problem = SecretFile.problem(passwordFile) { throw CentralError.storeSettings("The database password file \(passwordFile) \(problem).") }
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                throw CentralError.storeSettings("The database password file \(passwordFile) cannot be read.")
-            }
+        try PasswordSource(file: passwordFile, environment: passwordEnvironment, what: "database password", key: "store.password_env")
+            .read(failing: CentralError.storeSettings)
+    }
+}
+
+/// A password kept out of the configuration: in a private file, or in an environment variable.
+struct PasswordSource {
+    var file: String?
+    var environment: String?
+    /// What it is ("SMTP password") and the key naming the variable, for messages.
+    var what: String
+    var key: String
+
+    /// The password, or nil when neither is configured; a problem is thrown as `failing(message)`.
+    func read(failing: (String) -> any Error) throws -> String? {
+        if let file {
+            if let problem = SecretFile.problem(file) { throw failing("The \(what) file \(file) \(problem).") }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw failing("The \(what) file \(file) cannot be read.") }
             return text.trimmingCharacters(in: .newlines)
         }
-        if let name = passwordEnvironment {
-            guard let value = ProcessInfo.processInfo.environment[name] else {
-                throw CentralError.storeSettings("The environment variable \(name) named by store.password_env is not set.")
+        if let environment {
+            guard let value = ProcessInfo.processInfo.environment[environment] else {
+                throw failing("The environment variable \(environment) named by \(key) is not set.")
             }
             return value
         }

@@ -32,20 +32,8 @@ public struct SMTPSettings: Sendable, Equatable {
     }
 
     public func password() throws -> String? {
-        if let passwordFile {
-            if let problem = SecretFile.problem(passwordFile) { throw MailError.settings("The SMTP password file \(passwordFile) \(problem).") }
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                throw MailError.settings("The SMTP password file \(passwordFile) cannot be read.")
-            }
-            return text.trimmingCharacters(in: .newlines)
-        }
-        if let name = passwordEnvironment {
-            guard let value = ProcessInfo.processInfo.environment[name] else {
-                throw MailError.settings("The environment variable \(name) named by smtp.password_env is not set.")
-            }
-            return value
-        }
-        return nil
+        try PasswordSource(file: passwordFile, environment: passwordEnvironment, what: "SMTP password", key: "smtp.password_env")
+            .read(failing: MailError.settings)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import TallyCore
 
 /// Central keeps each hit as typed columns, one per field of the record, named as in its canonical JSON:
@@ -126,6 +127,8 @@ enum ColumnValue: Sendable, Equatable {
     case integer(Int64?)
     case real(Double?)
     case text(String?)
+    /// Bytes (the HyperLogLog sketches); no hit field is one.
+    case bytes(Data?)
 }
 
 /// Reads a stored row's columns by position.

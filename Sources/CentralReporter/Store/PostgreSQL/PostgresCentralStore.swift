@@ -236,7 +236,7 @@ public final class PostgresCentralStore: CentralStore {
             let inserted = try await db.query("""
                 INSERT INTO batches (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
                 VALUES (\(header.edgeID), \(header.stream), \(header.sequence), \(receivedAt.millisecondsSince1970), \(header.createdAt),
-                        \(hits.count), \(header.policyDigest), \(contentSHA256))
+                        \(header.hitCount), \(header.policyDigest), \(contentSHA256))
                 ON CONFLICT (edge_id, stream, sequence) DO NOTHING RETURNING 1
                 """, logger: logger).collect()
             if inserted.isEmpty {
@@ -384,7 +384,11 @@ enum CopyText {
             case let .integer(n?): buffer.writeString(String(n))
             case let .real(x?): buffer.writeString(x.isFinite ? "\(x)" : "0")
             case let .text(s?): appendEscaped(s, to: &buffer)
-            case .integer(nil), .real(nil), .text(nil): buffer.writeStaticString("\\N")
+            case let .bytes(data?):
+                // bytea's hex input, its backslash doubled for COPY.
+                buffer.writeStaticString("\\\\x")
+                for byte in data { buffer.writeString(String(format: "%02x", byte)) }
+            case .integer(nil), .real(nil), .text(nil), .bytes(nil): buffer.writeStaticString("\\N")
             }
         }
         buffer.writeInteger(UInt8(ascii: "\n"))

@@ -20,6 +20,7 @@ extension Hit {
             case let .integer(n): n.databaseValue
             case let .real(x): x.databaseValue
             case let .text(s): s.databaseValue
+            case let .bytes(data): data.databaseValue
             }
         }
     }
