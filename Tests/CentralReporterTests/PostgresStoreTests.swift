@@ -106,6 +106,15 @@ struct PostgresStoreTests {
         #expect(try await partitions() == "hits_d20261026")
         let after = try await store.periodRows(site: 1, report: "countries", from: from, to: to).sorted { $0.0 < $1.0 }
         #expect(after.map(\.0) == before.map(\.0) && after.map(\.1) == before.map(\.1), "the purged days' aggregates remain")
+
+        // A late batch for a dropped day, stored by a node that had seen the partition before another dropped it.
+        let other = try await Self.open(settings)
+        _ = try await other.store(Self.header(2, count: 1), hits: [ReportFixture.site2Hits[0]], contentSHA256: "b", receivedAt: Date())
+        _ = try await store.purge(site: 2, before: to, gap: 1800)
+        var late = ReportFixture.site2Hits[0]
+        late.url = "https://example.com/late"
+        #expect(try await other.store(Self.header(3, count: 1), hits: [late], contentSHA256: "c", receivedAt: Date()) == .stored(hits: 1, missingBefore: 0))
+        #expect(try await Self.psql(settings, "SELECT url FROM hits_d20261024") == "https://example.com/late")
     }
 
     @Test("migrate-store copies an SQLite store into PostgreSQL: same rows, same reports, tokens work; a second run copies nothing")

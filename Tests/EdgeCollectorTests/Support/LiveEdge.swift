@@ -18,7 +18,13 @@ struct LiveEdge {
 
     init(privacy: String = "", extra: String = "") throws {
         directory = try TemporaryDirectory()
-        config = try Fixtures.config(dataDir: directory.file("data"), privacy: privacy, extra: extra)
+        var config = try Fixtures.config(dataDir: directory.file("data"), privacy: privacy, extra: extra)
+        // The test's client runs in this process: on a busy machine its next request may come long after
+        // the last. The listener's deadlines are tested against real processes (EndToEndTests), not here.
+        config.listener.headerTimeoutSeconds = 3600
+        config.listener.bodyTimeoutSeconds = 3600
+        config.listener.idleTimeoutSeconds = 3600
+        self.config = config
         components = try EdgeComponents(config: config, logger: logs.logger)
     }
 
@@ -55,7 +61,7 @@ struct EdgeTestClient: Sendable {
             tasks.addTask { try await group.run() }
             var listening = ports.makeAsyncIterator()
             guard let port = await listening.next() else { return }
-            let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60)))
+            let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(600)))  // a guard against a hung edge
             client.connect()
             do {
                 try await test(EdgeTestClient(client: client))

@@ -128,6 +128,7 @@ extension PostgresCentralStore {
                 guard others.isEmpty else { continue }
                 deleted += try await db.rows("SELECT COUNT(*) FROM \(unescaped: name)", logger: logger).first?.int(0) ?? 0
                 try await db.query("DROP TABLE \(unescaped: name)", logger: logger)
+                forgetPartition(day)
             }
             deleted += try await db.rows("WITH gone AS (DELETE FROM hits WHERE site_id = \(site) AND ts < \(cutoff) RETURNING 1) SELECT COUNT(*) FROM gone", logger: logger)
                 .first?.int(0) ?? 0

@@ -227,6 +227,25 @@ public final class PostgresCentralStore: CentralStore {
     // MARK: Batches
 
     public func store(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
+        do {
+            return try await storeOnce(header, hits: hits, contentSHA256: contentSHA256, receivedAt: receivedAt)
+        } catch where Self.sqlState(of: error) == "23514" {
+            // No partition for a hit: another node's purge dropped one this node had seen. Forget what it
+            // knew of partitions, create the missing ones again, and store the batch.
+            partitions.withLock { $0.removeAll() }
+            return try await storeOnce(header, hits: hits, contentSHA256: contentSHA256, receivedAt: receivedAt)
+        }
+    }
+
+    /// The SQLSTATE of a server error, however wrapped.
+    static func sqlState(of error: any Error) -> String? {
+        if let failed = error as? PostgresTransactionError, let cause = failed.closureError ?? failed.commitError {
+            return sqlState(of: cause)
+        }
+        return (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    private func storeOnce(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
         try await ensurePartitions(for: hits)
         // Marked in a fixed order, so two nodes' transactions never wait for each other's marks crosswise.
         let marks = DirtyDay.days(of: hits, zones: zones).sorted { ($0.site, $0.day) < ($1.site, $1.day) }
@@ -299,6 +318,11 @@ public final class PostgresCentralStore: CentralStore {
             }
             _ = partitions.withLock { $0.insert(day) }
         }
+    }
+
+    /// A partition this node dropped (after the transaction that drops it, a late hit creates it again).
+    func forgetPartition(_ day: Int64) {
+        _ = partitions.withLock { $0.remove(day) }
     }
 
     static func utcDay(_ timestamp: Int64) -> Int64 {
