@@ -126,6 +126,7 @@ public func buildAPIApplication(
     let router = Router(context: APIRequestContext.self)
     // One failure limiter for both APIs: a client cooling down is refused by either.
     let limiter = FailureLimiter(maxFailures: config.api.maxFailures, window: Double(config.api.failureWindowSeconds), cooldown: Double(config.api.cooldownSeconds))
+    router.add(middleware: StoreUnavailableMiddleware(logger: logger))
     let group = router.group("api/v1")
     group.add(middleware: TokenAuthentication(store: components.store, limiter: limiter, clock: clock))
     ReportAPIController(config: config, reports: components.reports).addRoutes(to: group)

@@ -9,6 +9,8 @@ public enum CentralError: Error, CustomStringConvertible, Equatable {
     case database(target: String, reason: String)
     /// The database was set up by a newer central.
     case schemaTooNew(target: String, found: Int, known: Int)
+    /// The store cannot be reached or is overloaded now; the same request may succeed later.
+    case storeUnavailable(target: String, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,8 @@ public enum CentralError: Error, CustomStringConvertible, Equatable {
             "The database \(target) cannot be used (\(reason)); check that PostgreSQL runs there and the user, password and TLS settings of [store]."
         case let .schemaTooNew(target, found, known):
             "The database \(target) has schema version \(found), newer than this central's \(known); run the newer tally-central, or point [store] url at another database."
+        case let .storeUnavailable(target, reason):
+            "The store \(target) cannot be reached now (\(reason)); retry later."
         }
     }
 }

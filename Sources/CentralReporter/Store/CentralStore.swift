@@ -78,7 +78,7 @@ public protocol CentralStore: BatchStore {
     // MARK: Tokens
 
     /// Stores a token record with the audit entry `audit(id)`; returns its id.
-    func insertToken(_ token: APIToken, hash: String, audit: @Sendable (Int64) -> String) async throws -> Int64
+    func insertToken(_ token: APIToken, hash: String, audit: @escaping @Sendable (Int64) -> String) async throws -> Int64
     func tokens() async throws -> [APIToken]
     func token(hash: String) async throws -> APIToken?
     func touchToken(id: Int64, at: Date) async throws
@@ -102,7 +102,7 @@ public protocol CentralStore: BatchStore {
 
     /// Deletes the site's hits whose user id is one of `userIDs`, marks their days dirty and audits
     /// `audit(hits, days)`, in one transaction; returns how many hits and which days.
-    func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>)
+    func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @escaping @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>)
 }
 
 /// A site's day whose aggregates must be recomputed.

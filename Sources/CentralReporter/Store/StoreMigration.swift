@@ -122,7 +122,7 @@ extension PostgresCentralStore {
     func insertMissing(table: String, columns: [String], rows: [[ColumnValue]]) async throws -> Int {
         guard !rows.isEmpty else { return 0 }
         let list = columns.joined(separator: ", ")
-        return try await client.withTransaction(logger: logger) { db in
+        return try await transaction { [self] db in
             try await db.query("CREATE TEMPORARY TABLE incoming (LIKE \(unescaped: table) INCLUDING DEFAULTS) ON COMMIT DROP", logger: logger)
             try await db.copyFrom(table: "incoming", columns: columns, logger: logger) { writer in
                 var buffer = ByteBuffer()
@@ -146,9 +146,9 @@ extension PostgresCentralStore {
     /// Moves the id sequences of copied tables past the copied ids.
     func advanceSequences() async throws {
         for table in ["api_tokens", "audit_log"] {
-            try await client.query("""
+            try await execute("""
                 SELECT setval(pg_get_serial_sequence(\(table), 'id'), COALESCE((SELECT MAX(id) FROM \(unescaped: table)), 0) + 1, false)
-                """, logger: logger)
+                """)
         }
     }
 

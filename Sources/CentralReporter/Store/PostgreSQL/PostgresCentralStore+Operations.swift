@@ -27,7 +27,7 @@ extension PostgresCentralStore {
     }
 
     public func markDirty(site: Int, days: [LocalDay]) async throws {
-        try await client.withTransaction(logger: logger) { db in
+        try await transaction { [self] db in
             for day in days { try await db.query(Self.markDirty(site: site, day: day), logger: logger) }
         }
     }
@@ -36,7 +36,7 @@ extension PostgresCentralStore {
         let (start, end) = target.day.bounds(in: zones(target.site))
         let (from, to) = (start.millisecondsSince1970, end.millisecondsSince1970)
         let (site, dayText) = (target.site, target.day.description)
-        return try await client.withConnection { db in
+        return try await connection { [self] db in
             try await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             do {
                 let generation = try await db.rows("SELECT generation FROM dirty_days WHERE site_id = \(site) AND day = \(dayText)", logger: logger)
@@ -69,7 +69,7 @@ extension PostgresCentralStore {
 
     public func saveDay(_ target: DirtyDay, generation: Int?, aggregate day: DayAggregate?) async throws -> Bool {
         let (site, dayText) = (target.site, target.day.description)
-        return try await client.withTransaction(logger: logger) { db in
+        return try await transaction { [self] db in
             // The mark's row lock: a batch marking the day again waits for this transaction, then bumps
             // a generation that is gone, so the day is marked anew and aggregated again.
             let current = try await db.rows("SELECT generation FROM dirty_days WHERE site_id = \(site) AND day = \(dayText) FOR UPDATE", logger: logger)
@@ -114,7 +114,7 @@ extension PostgresCentralStore {
     /// Deletes the site's hits before `cutoff`: partitions wholly before it that hold no other site's hits
     /// are dropped; in the others the site's rows are deleted.
     public func deleteHits(site: Int, before: LocalDay, cutoff: Int64) async throws -> Int {
-        try await client.withTransaction(logger: logger) { db in
+        try await transaction { [self] db in
             try await db.query("SELECT pg_advisory_xact_lock(7746217)", logger: logger)
             var deleted = 0
             let partitions = try await db.rows("""
@@ -220,8 +220,8 @@ extension PostgresCentralStore {
 
 // Tokens: only a SHA-256 of each token is stored.
 extension PostgresCentralStore {
-    public func insertToken(_ token: APIToken, hash: String, audit: @Sendable (Int64) -> String) async throws -> Int64 {
-        try await client.withTransaction(logger: logger) { db in
+    public func insertToken(_ token: APIToken, hash: String, audit: @escaping @Sendable (Int64) -> String) async throws -> Int64 {
+        try await transaction { [self] db in
             let id = try await db.rows("""
                 INSERT INTO api_tokens (name, token_sha256, sites, role, created_at, expires_at)
                 VALUES (\(token.name), \(hash), \(token.siteList), \(token.role.rawValue), \(token.createdAt.millisecondsSince1970),
@@ -243,11 +243,11 @@ extension PostgresCentralStore {
     }
 
     public func touchToken(id: Int64, at now: Date) async throws {
-        try await client.query("UPDATE api_tokens SET last_used_at = \(now.millisecondsSince1970) WHERE id = \(id)", logger: logger)
+        try await execute("UPDATE api_tokens SET last_used_at = \(now.millisecondsSince1970) WHERE id = \(id)")
     }
 
     public func revokeToken(id: Int64, now: Date) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { db in
+        try await transaction { [self] db in
             let revoked = try await db.rows("""
                 UPDATE api_tokens SET revoked_at = \(now.millisecondsSince1970) WHERE id = \(id) AND revoked_at IS NULL RETURNING id
                 """, logger: logger)
@@ -271,10 +271,10 @@ extension PostgresCentralStore {
     }
 
     public func queue(schedule: String, period: ReportPeriod, messageID: String) async throws {
-        try await client.query("""
+        try await execute("""
             INSERT INTO send_log (schedule, period_start, period_end, status, message_id)
             VALUES (\(schedule), \(period.from.description), \(period.to.description), 'pending', \(messageID)) ON CONFLICT DO NOTHING
-            """, logger: logger)
+            """)
     }
 
     public func claimDueReports(schedule: String, now: Date, until: Date) async throws -> [QueuedReport] {
@@ -290,7 +290,7 @@ extension PostgresCentralStore {
     }
 
     public func markSent(schedule: String, from: LocalDay, now: Date, detail: String) async throws {
-        try await client.withTransaction(logger: logger) { db in
+        try await transaction { [self] db in
             try await db.query("""
                 UPDATE send_log SET status = 'sent', sent_at = \(now.millisecondsSince1970), attempts = attempts + 1, last_error = NULL
                 WHERE schedule = \(schedule) AND period_start = \(from.description)
@@ -300,7 +300,7 @@ extension PostgresCentralStore {
     }
 
     public func markFailed(schedule: String, from: LocalDay, error: String, retryAt: Date, now: Date, detail: String) async throws {
-        try await client.withTransaction(logger: logger) { db in
+        try await transaction { [self] db in
             try await db.query("""
                 UPDATE send_log SET attempts = attempts + 1, next_attempt_at = \(retryAt.millisecondsSince1970), last_error = \(error)
                 WHERE schedule = \(schedule) AND period_start = \(from.description)
@@ -319,9 +319,9 @@ extension PostgresCentralStore {
 
 // Data subjects.
 extension PostgresCentralStore {
-    public func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>) {
+    public func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @escaping @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>) {
         let zone = zones(site)
-        return try await client.withTransaction(logger: logger) { db in
+        return try await transaction { [self] db in
             let timestamps = try await db.rows("""
                 DELETE FROM hits WHERE site_id = \(site) AND user_id = ANY(\(userIDs)) RETURNING ts
                 """, logger: logger).map { try $0.int64(0) }

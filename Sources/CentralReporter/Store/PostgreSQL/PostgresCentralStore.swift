@@ -21,13 +21,16 @@ public final class PostgresCentralStore: CentralStore {
     let logger: Logger
     /// `postgresql://user@host:port/database`, for messages (never with a password).
     public let target: String
+    /// How long an operation waits for a connection while the database is away.
+    let waitLimit: Duration
     public let zones: @Sendable (Int) -> TimeZone
     /// The UTC days (days since 1970) whose hit partition is known to exist.
     private let partitions = Mutex<Set<Int64>>([])
 
-    private init(client: PostgresClient, target: String, zones: @escaping @Sendable (Int) -> TimeZone, logger: Logger) {
+    private init(client: PostgresClient, target: String, waitLimit: Duration, zones: @escaping @Sendable (Int) -> TimeZone, logger: Logger) {
         self.client = client
         self.target = target
+        self.waitLimit = waitLimit
         self.zones = zones
         self.logger = logger
         runner = Task { await client.run() }
@@ -57,7 +60,7 @@ public final class PostgresCentralStore: CentralStore {
             database: postgres.database, tls: tls)
         configuration.options.maximumConnections = settings.maxConnections
         configuration.options.connectTimeout = .seconds(settings.connectTimeoutSeconds)
-        let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, zones: zones, logger: logger)
+        let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, waitLimit: .seconds(settings.connectTimeoutSeconds), zones: zones, logger: logger)
         do {
             try await store.prepareSchema(within: .seconds(settings.connectTimeoutSeconds))
         } catch let failed as PostgresTransactionError where failed.closureError is CentralError {
@@ -249,7 +252,7 @@ public final class PostgresCentralStore: CentralStore {
         try await ensurePartitions(for: hits)
         // Marked in a fixed order, so two nodes' transactions never wait for each other's marks crosswise.
         let marks = DirtyDay.days(of: hits, zones: zones).sorted { ($0.site, $0.day) < ($1.site, $1.day) }
-        return try await client.withTransaction(logger: logger) { db in
+        return try await transaction { [self] db in
             // The batch's key first: a second node storing the same batch waits here for the first one's
             // commit and then finds it stored.
             let inserted = try await db.query("""
@@ -309,7 +312,7 @@ public final class PostgresCentralStore: CentralStore {
         let missing = partitions.withLock { days.subtracting($0) }
         for day in missing.sorted() {
             let (start, end) = (day * 86_400_000, (day + 1) * 86_400_000)
-            try await client.withTransaction(logger: logger) { db in
+            try await transaction { [self] db in
                 try await db.query("SELECT pg_advisory_xact_lock(7746217)", logger: logger)
                 try await db.query("""
                     CREATE TABLE IF NOT EXISTS \(unescaped: Self.partitionName(day)) PARTITION OF hits
@@ -337,7 +340,7 @@ public final class PostgresCentralStore: CentralStore {
     }
 
     public func probe(now: Date) async throws {
-        try await client.query("UPDATE health_probe SET checked_at = \(now.millisecondsSince1970) WHERE id = 1", logger: logger)
+        try await execute("UPDATE health_probe SET checked_at = \(now.millisecondsSince1970) WHERE id = 1")
     }
 
     public func edgeContacts() async throws -> [EdgeContact] {
@@ -358,7 +361,7 @@ public final class PostgresCentralStore: CentralStore {
     // MARK: Audit log
 
     public func audit(_ event: String, detail: String, at date: Date) async throws {
-        try await client.query("INSERT INTO audit_log (at, event, detail) VALUES (\(date.millisecondsSince1970), \(event), \(detail))", logger: logger)
+        try await execute("INSERT INTO audit_log (at, event, detail) VALUES (\(date.millisecondsSince1970), \(event), \(detail))")
     }
 
     static func audit(_ db: PostgresConnection, _ event: String, _ detail: String, _ at: Date, logger: Logger) async throws {
@@ -370,12 +373,91 @@ public final class PostgresCentralStore: CentralStore {
             .map { AuditEntry(at: Date(millisecondsSince1970: try $0.int64(0)), event: try $0.string(1), detail: try $0.string(2)) }
     }
 
-    // MARK: Reading rows
+    // MARK: Reaching the database
 
     /// Runs a query outside any explicit transaction and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PGRow] {
-        try await client.query(query, logger: logger).collect().map { PGRow(cells: $0.makeRandomAccess()) }
+        try await connection { [self] db in try await db.rows(query, logger: logger) }
     }
+
+    /// Runs a statement outside any explicit transaction.
+    func execute(_ query: PostgresQuery) async throws {
+        try await connection { [self] db in _ = try await db.query(query, logger: logger) }
+    }
+
+    /// `body` in one transaction on a pooled connection (see `bounded`).
+    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await bounded { [self] leased in
+            try await client.withTransaction(logger: logger) { db in
+                leased.value.store(true, ordering: .relaxed)
+                return try await body(db)
+            }
+        }
+    }
+
+    /// `body` on a pooled connection (see `bounded`).
+    func connection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await bounded { [self] leased in
+            try await client.withConnection { db in
+                leased.value.store(true, ordering: .relaxed)
+                return try await body(db)
+            }
+        }
+    }
+
+    /// Every operation reaches the database through here. While the database is away the pool keeps
+    /// retrying to connect and queues what waits for a connection; an operation that has no connection
+    /// after `waitLimit` gives up, so a request is answered 503 within it. Work that has its connection is
+    /// not cut short: a lost connection fails its queries at once, and a long aggregation may run.
+    /// A lost or overloaded database surfaces as `CentralError.storeUnavailable`.
+    private func bounded<Result: Sendable>(_ operation: @escaping @Sendable (LeaseFlag) async throws -> Result) async throws -> Result {
+        let leased = LeaseFlag()
+        let limit = waitLimit
+        do {
+            return try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask { try await operation(leased) }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    if leased.value.load(ordering: .relaxed) { return nil }
+                    throw NoAnswer(seconds: limit.components.seconds)
+                }
+                defer { group.cancelAll() }
+                while let outcome = try await group.next() {
+                    if let result = outcome { return result }
+                }
+                throw CancellationError()
+            }
+        } catch {
+            throw Self.unavailable(error).map { CentralError.storeUnavailable(target: target, reason: $0) } ?? error
+        }
+    }
+
+    /// Why the database cannot be used now, when `error` says it is unreachable, restarting or overloaded
+    /// (rather than a fault of the statement): connection failures, and the server's SQLSTATE classes 08
+    /// (connection exception), 53 (insufficient resources) and 57 (operator intervention, e.g. shutdown).
+    static func unavailable(_ error: any Error) -> String? {
+        switch error {
+        case let failed as PostgresTransactionError:
+            guard let cause = failed.beginError ?? failed.closureError ?? failed.commitError else { return nil }
+            return unavailable(cause)
+        case is CentralError, is PostgresDecodingError, is CancellationError:
+            return nil
+        case let error as PSQLError:
+            if let state = error.serverInfo?[.sqlState] {
+                return ["08", "53", "57"].contains(String(state.prefix(2))) ? describe(error) : nil
+            }
+            let faults: [PSQLError.Code] = [.tooManyParameters, .invalidCommandTag, .unexpectedBackendMessage, .messageDecodingFailure, .queryCancelled]
+            return faults.contains(error.code) ? nil : describe(error)
+        default:
+            // The pool's own errors (its circuit breaker), the wait limit, and socket errors.
+            return describe(error)
+        }
+    }
+}
+
+/// Set once the operation holds a connection.
+final class LeaseFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }
 
 extension PostgresConnection {

@@ -172,7 +172,7 @@ extension SQLiteCentralStore {
 
 // Tokens: only a SHA-256 of each token is stored.
 extension SQLiteCentralStore {
-    public func insertToken(_ token: APIToken, hash: String, audit: @Sendable (Int64) -> String) async throws -> Int64 {
+    public func insertToken(_ token: APIToken, hash: String, audit: @escaping @Sendable (Int64) -> String) async throws -> Int64 {
         try await writer.write { db -> Int64 in
             try db.execute(
                 sql: "INSERT INTO api_tokens (name, token_sha256, sites, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -274,7 +274,7 @@ extension SQLiteCentralStore {
 
 // Data subjects.
 extension SQLiteCentralStore {
-    public func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>) {
+    public func deleteUserHits(site: Int, userIDs: [String], now: Date, audit: @escaping @Sendable (Int, Int) -> String) async throws -> (hits: Int, days: Set<LocalDay>) {
         let zone = zones(site)
         let placeholders = userIDs.map { _ in "?" }.joined(separator: ", ")
         return try await writer.write { db in
