@@ -16,6 +16,7 @@ packages=(
   curl                      # demo and end-to-end tests
   ruby-referer-parser       # Snowplow's referer database: search engines, social networks, webmail (referrer_database)
   ruby                      # runs that package's own reader, which the referrer tests compare Tally with
+  haproxy                   # the load balancer in front of several central nodes (demo-cluster.sh, cluster test)
 )
 
 missing=()

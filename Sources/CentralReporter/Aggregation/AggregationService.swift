@@ -42,14 +42,11 @@ public struct AggregationService: Service {
         }
     }
 
-    /// How long a node may work on the days it claimed before another node may take them over.
-    static let claimSeconds: TimeInterval = 300
-
     /// Aggregates the dirty days no other node is working on.
     public func aggregateDirtyDays() async throws {
         let gap = Double(config.aggregation.visitGapMinutes * 60)
         let now = clock.now()
-        try await store.recompute(try await store.claimDirtyDays(limit: 1000, now: now, until: now.addingTimeInterval(Self.claimSeconds)), gap: gap)
+        try await store.recompute(try await store.claimDirtyDays(limit: 1000, now: now, until: now.addingTimeInterval(Double(config.aggregation.leaseSeconds))), gap: gap)
     }
 
     /// Purges every site's raw hits older than the retention; returns (site, hits deleted) per site.

@@ -68,6 +68,9 @@ public struct AggregationSettings: Sendable, Equatable {
     public var rawRetentionDays = 400
     /// How often the aggregation service looks for dirty days.
     public var intervalSeconds = 10
+    /// How long a node may work on the dirty days it claimed before another node may take them over
+    /// (a node killed mid-aggregation leaves its days to the others after this long).
+    public var leaseSeconds = 300
 }
 
 /// The mutual-TLS listener edges ship to.
@@ -154,6 +157,7 @@ extension CentralConfig {
             if let v = try reader.int("visit_gap_minutes", in: 1...1440) { aggregation.visitGapMinutes = v }
             if let v = try reader.int("raw_retention_days", in: 1...36_500) { aggregation.rawRetentionDays = v }
             if let v = try reader.int("interval_seconds", in: 1...3600) { aggregation.intervalSeconds = v }
+            if let v = try reader.int("lease_seconds", in: 5...86_400) { aggregation.leaseSeconds = v }
             try reader.rejectUnknownKeys()
         }
         var api = APISettings()

@@ -60,6 +60,8 @@ public final class PostgresCentralStore: CentralStore {
             database: postgres.database, tls: tls)
         configuration.options.maximumConnections = settings.maxConnections
         configuration.options.connectTimeout = .seconds(settings.connectTimeoutSeconds)
+        // Each node's sessions are recognisable in pg_stat_activity.
+        configuration.options.additionalStartupParameters = [("application_name", "tally-central pid \(getpid())")]
         let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, waitLimit: .seconds(settings.connectTimeoutSeconds), zones: zones, logger: logger)
         do {
             try await store.prepareSchema(within: .seconds(settings.connectTimeoutSeconds))
