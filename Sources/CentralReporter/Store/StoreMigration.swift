@@ -66,27 +66,41 @@ struct StoredBatch: Sendable {
     var header: BatchHeader
     var contentSHA256: String
     var receivedAt: Date
+    /// The first and last row id of its hits (a batch's hits are written together, so the range holds
+    /// few or no other rows); nil when none are left.
+    var hitIDs: ClosedRange<Int64>?
 }
 
 extension SQLiteCentralStore {
     func batchHeaders() async throws -> [StoredBatch] {
         try await writer.read { db in
+            // One pass over the hits finds each batch's id range; reading a batch's hits by that range
+            // (the row id is the table's key) keeps the copy linear in the store's size.
             try Row.fetchAll(db, sql: """
-                SELECT edge_id, stream, sequence, created_at, hit_count, policy_digest, content_sha256, received_at
-                FROM batches ORDER BY edge_id, stream, sequence
+                SELECT b.edge_id, b.stream, b.sequence, b.created_at, b.hit_count, b.policy_digest, b.content_sha256, b.received_at, r.first, r.last
+                FROM batches AS b LEFT JOIN (
+                    SELECT edge_id, stream, sequence, MIN(id) AS first, MAX(id) AS last FROM hits GROUP BY edge_id, stream, sequence
+                ) AS r ON r.edge_id = b.edge_id AND r.stream = b.stream AND r.sequence = b.sequence
+                ORDER BY b.edge_id, b.stream, b.sequence
                 """).map { row in
-                StoredBatch(
+                let first: Int64? = row[8], last: Int64? = row[9]
+                return StoredBatch(
                     header: BatchHeader(edgeID: row[0], stream: row[1], sequence: row[2], createdAt: row[3], hitCount: row[4], policyDigest: row[5], bodyBytes: 0),
-                    contentSHA256: row[6], receivedAt: Date(millisecondsSince1970: row[7]))
+                    contentSHA256: row[6], receivedAt: Date(millisecondsSince1970: row[7]),
+                    hitIDs: first.flatMap { first in last.map { first...$0 } })
             }
         }
     }
 
     func hits(of batch: StoredBatch) async throws -> [Hit] {
-        try await writer.read { db in
+        guard let ids = batch.hitIDs else { return [] }
+        return try await writer.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Hit.columns.joined(separator: ", ")) FROM hits WHERE edge_id = ? AND stream = ? AND sequence = ? ORDER BY id",
-                arguments: [batch.header.edgeID, batch.header.stream, batch.header.sequence]
+                db, sql: """
+                    SELECT \(Hit.columns.joined(separator: ", ")) FROM hits
+                    WHERE id BETWEEN ? AND ? AND edge_id = ? AND stream = ? AND sequence = ? ORDER BY id
+                    """,
+                arguments: [ids.lowerBound, ids.upperBound, batch.header.edgeID, batch.header.stream, batch.header.sequence]
             ).map(Hit.init(row:))
         }
     }
