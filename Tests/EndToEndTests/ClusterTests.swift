@@ -231,7 +231,8 @@ struct ClusterTests {
         var victim = ""
         try await ClusterSandbox.eventually("a node waits to write its claimed day") {
             victim = try await sandbox.psql("""
-                SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'tally-central pid %' AND wait_event_type = 'Lock' LIMIT 1
+                SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'tally-central pid %' AND wait_event_type = 'Lock'
+                AND query LIKE 'DELETE FROM daily_rows%' LIMIT 1
                 """)
             return !victim.isEmpty
         }

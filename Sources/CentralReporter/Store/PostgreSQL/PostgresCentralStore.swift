@@ -503,6 +503,11 @@ enum CopyText {
     }
 
     private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
+        // Most values need no escape: written whole.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
+            buffer.writeString(text)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
