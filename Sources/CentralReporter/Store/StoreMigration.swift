@@ -13,6 +13,11 @@ public struct StoreMigration: Sendable {
         public var table: String
         public var source: Int
         public var target: Int
+
+        /// Whether the target holds what the source does. Every copied batch marks its days for
+        /// aggregation, so the target may hold more dirty days than the source: those days are
+        /// aggregated again from the same hits.
+        public var matches: Bool { table == "dirty_days" ? target >= source : target == source }
     }
 
     let source: SQLiteCentralStore
