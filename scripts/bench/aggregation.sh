@@ -26,12 +26,7 @@ central_config "$work" 0
 
 # The synthetic store is kept between runs of this script (generating it takes minutes); --hits decides.
 store="$work/central/central.sqlite"
-if [[ "$(cat "$work/generated" 2>/dev/null)" != "$hits $(sha256sum < Sources/tally-bench/SyntheticHits.swift)" ]]; then
-    rm -rf "$work/central" "$work/generated"
-    mkdir -p "$work/central"
-    "$bin/tally-bench" generate --store "$store" --hits "$hits" --days "$days" --sites 5 --last-day "$last_day" >&2
-    echo "$hits $(sha256sum < Sources/tally-bench/SyntheticHits.swift)" > "$work/generated"
-fi
+synthetic_store "$work" "$hits" "$days" "$last_day"
 stored=$(sqlite3 "$store" "SELECT COUNT(*) FROM hits")
 
 # seconds COMMAND…: runs it (output to $work/last.out) and prints the wall-clock seconds.

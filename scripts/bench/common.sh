@@ -71,3 +71,16 @@ TOML
     [[ -z "$public_key" ]] || printf '\n[[edges]]\nid = "edge-1"\npublic_key = "%s"\n' "$public_key" >> "$work/central.toml"
     for site in 1 2 3 4 5; do printf '\n[[sites]]\nid = %d\nname = "Site %d"\ntime_zone = "UTC"\n' "$site" "$site" >> "$work/central.toml"; done
 }
+
+# synthetic_store WORK HITS DAYS LAST_DAY: WORK/central/central.sqlite with about HITS synthetic hits over
+# DAYS days ending LAST_DAY and 5 sites (tally-bench generate, $bin), kept between runs (generating it
+# takes minutes) until the hits asked for or the generator change.
+synthetic_store() {
+    local work=$1 hits=$2 days=$3 last_day=$4 stamp
+    stamp="$hits $days $last_day $(sha256sum < Sources/tally-bench/SyntheticHits.swift)"
+    [[ "$(cat "$work/generated" 2>/dev/null)" == "$stamp" ]] && return 0
+    rm -rf "$work/central" "$work/generated"
+    mkdir -p "$work/central"
+    "$bin/tally-bench" generate --store "$work/central/central.sqlite" --hits "$hits" --days "$days" --sites 5 --last-day "$last_day" >&2
+    echo "$stamp" > "$work/generated"
+}

@@ -27,6 +27,9 @@ public protocol BatchStore: Sendable {
 public protocol CentralStore: BatchStore {
     /// The time zone each site's days are counted in.
     var zones: @Sendable (Int) -> TimeZone { get }
+    /// How many days are best aggregated at once: as many as cores where the store is in this process;
+    /// more where each day also waits for a database server's answers and commits.
+    var dayParallelism: Int { get }
 
     // MARK: Batches
 
@@ -193,10 +196,13 @@ extension CentralStore {
         return try await saveDay(target, generation: input.generation, aggregate: aggregate)
     }
 
-    /// Recomputes `days` with up to `parallelism` days read and aggregated at once. Returns how many were
-    /// written; a day a batch dirtied again meanwhile stays dirty for the next round.
+    public var dayParallelism: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Recomputes `days` with up to `parallelism` (by default `dayParallelism`) days read and aggregated at
+    /// once. Returns how many were written; a day a batch dirtied again meanwhile stays dirty for the next round.
     @discardableResult
-    public func recompute(_ days: [DirtyDay], gap: TimeInterval, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) async throws -> Int {
+    public func recompute(_ days: [DirtyDay], gap: TimeInterval, parallelism: Int? = nil) async throws -> Int {
+        let parallelism = parallelism ?? dayParallelism
         var pending = days[...]
         var written = 0
         try await withThrowingTaskGroup(of: Bool.self) { group in

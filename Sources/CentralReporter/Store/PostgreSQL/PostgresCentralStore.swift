@@ -23,14 +23,18 @@ public final class PostgresCentralStore: CentralStore {
     public let target: String
     /// How long an operation waits for a connection while the database is away.
     let waitLimit: Duration
+    /// Each day waits on the server for its rows and its commit: twice the cores keep the CPU busy,
+    /// within the connections the node may open.
+    public let dayParallelism: Int
     public let zones: @Sendable (Int) -> TimeZone
     /// The UTC days (days since 1970) whose hit partition is known to exist.
     private let partitions = Mutex<Set<Int64>>([])
 
-    private init(client: PostgresClient, target: String, waitLimit: Duration, zones: @escaping @Sendable (Int) -> TimeZone, logger: Logger) {
+    private init(client: PostgresClient, target: String, waitLimit: Duration, maxConnections: Int, zones: @escaping @Sendable (Int) -> TimeZone, logger: Logger) {
         self.client = client
         self.target = target
         self.waitLimit = waitLimit
+        dayParallelism = max(1, min(2 * ProcessInfo.processInfo.activeProcessorCount, maxConnections - 1))
         self.zones = zones
         self.logger = logger
         runner = Task { await client.run() }
@@ -62,7 +66,7 @@ public final class PostgresCentralStore: CentralStore {
         configuration.options.connectTimeout = .seconds(settings.connectTimeoutSeconds)
         // Each node's sessions are recognisable in pg_stat_activity.
         configuration.options.additionalStartupParameters = [("application_name", "tally-central pid \(getpid())")]
-        let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, waitLimit: .seconds(settings.connectTimeoutSeconds), zones: zones, logger: logger)
+        let store = PostgresCentralStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), target: target, waitLimit: .seconds(settings.connectTimeoutSeconds), maxConnections: settings.maxConnections, zones: zones, logger: logger)
         do {
             try await store.prepareSchema(within: .seconds(settings.connectTimeoutSeconds))
         } catch let failed as PostgresTransactionError where failed.closureError is CentralError {
