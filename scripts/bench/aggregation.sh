@@ -29,14 +29,6 @@ store="$work/central/central.sqlite"
 synthetic_store "$work" "$hits" "$days" "$last_day"
 stored=$(sqlite3 "$store" "SELECT COUNT(*) FROM hits")
 
-# seconds COMMAND…: runs it (output to $work/last.out) and prints the wall-clock seconds.
-seconds() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" > "$work/last.out"
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
-}
 baseline() { sed "s/WHERE_HITS/$1/" scripts/bench/aggregation-baseline.sql | sqlite3 "$store"; }
 day_start=$(( $(date -u -d "$dirty_day" +%s) * 1000 ))
 one_day="site_id = 3 AND ts >= $day_start AND ts < $((day_start + 86400000))"

@@ -84,3 +84,12 @@ synthetic_store() {
     "$bin/tally-bench" generate --store "$work/central/central.sqlite" --hits "$hits" --days "$days" --sites 5 --last-day "$last_day" >&2
     echo "$stamp" > "$work/generated"
 }
+
+# seconds COMMAND…: runs it (its output to $work/last.out, the caller's work directory) and prints the wall-clock seconds.
+seconds() {
+    local start end
+    start=$(date +%s.%N)
+    "$@" > "$work/last.out"
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}

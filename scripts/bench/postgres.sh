@@ -41,14 +41,6 @@ export PGOPTIONS="-c client_min_messages=warning" PGPASSWORD; PGPASSWORD=$(cat "
 psql_on() { local db=$1; shift; psql "$server/$db" -qAt -v ON_ERROR_STOP=1 "$@"; }
 fresh_db() { psql_on postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
 
-# seconds COMMAND…: runs it (output to $work/last.out) and prints the wall-clock seconds.
-seconds() {
-    local start end
-    start=$(date +%s.%N)
-    "$@" > "$work/last.out"
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
-}
 # node_config DIR PORT DATABASE: a central configuration on the PostgreSQL database.
 node_config() {
     ln -sfn "$work/pki" "$1/pki"
