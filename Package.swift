@@ -168,6 +168,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets that wait on other processes.
+        .target(
+            name: "TallyTestSupport",
+            path: "Tests/TallyTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TallyCoreTests",
             dependencies: ["TallyCore"],
@@ -200,6 +206,7 @@ let package = Package(
             dependencies: [
                 "CentralReporter",
                 "TallyCore",
+                "TallyTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -213,6 +220,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "TallyCore",
+                "TallyTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

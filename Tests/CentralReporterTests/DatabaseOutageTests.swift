@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TallyCore
+import TallyTestSupport
 import Testing
 
 /// A PostgreSQL server of the test's own (scripts/postgres-server.sh), which the test can stop and start.
@@ -63,12 +64,16 @@ func runScript(_ arguments: [String]) async throws -> (Int32, String) {
 
 @Suite("A lost database", .enabled(if: StoreBackend.all.contains(.postgresql)))
 struct DatabaseOutageTests {
-    /// Retries `check` until it holds; the limit is a guard against a hang, not a timing assumption.
-    static func eventually(_ what: String, _ check: () async throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(600)
-        while Date() < deadline {
+    /// Retries `check` until it holds, whenever the database server writes a file (its write-ahead log,
+    /// its log, its pid file as it stops and starts) or a second has passed without one (the pool
+    /// retries connecting on its own schedule). The limit is a guard against a hang, not a timing
+    /// assumption.
+    static func eventually(server: TestPostgresServer, _ what: String, _ check: () async throws -> Bool) async throws {
+        let changes = FileChanges(under: server.directory, server.directory + "/data")
+        let deadline = ContinuousClock.now + .seconds(600)
+        while ContinuousClock.now < deadline {
             if try await check() { return }
-            try await Task.sleep(for: .milliseconds(200))
+            await changes.next()
         }
         Issue.record("gave up waiting: \(what)")
         throw CancellationError()
@@ -127,7 +132,7 @@ struct DatabaseOutageTests {
             // refuses requests once it has failed to connect for a minute, so the refusals below come
             // then at the latest (in production after connect_timeout_seconds, 10 by default).
             #expect(try await post(1) == 200)
-            try await Self.eventually("the first batch is aggregated") { try await get(report).body.contains("https://example.com/1/0") }
+            try await Self.eventually(server: server, "the first batch is aggregated") { try await get(report).body.contains("https://example.com/1/0") }
 
             try await server.control("halt")
             #expect(try await post(2) == 503, "ingest refuses what it cannot commit, so the edge keeps the batch and retries")
@@ -139,8 +144,8 @@ struct DatabaseOutageTests {
             #expect(health.status == 503 && health.body.contains("\"status\":\"degraded\""), "\(health.body)")
 
             try await server.control("resume")
-            try await Self.eventually("ingest accepts again") { try await post(2) == 200 }
-            try await Self.eventually("the second batch is aggregated") { try await get(report).body.contains("https://example.com/2/0") }
+            try await Self.eventually(server: server, "ingest accepts again") { try await post(2) == 200 }
+            try await Self.eventually(server: server, "the second batch is aggregated") { try await get(report).body.contains("https://example.com/2/0") }
             #expect(try await get("/healthz").status == 200)
             #expect(try await components.store.counts() == (6, 2), "nothing lost, nothing stored twice")
             try await central.stop()

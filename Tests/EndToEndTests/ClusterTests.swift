@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TallyTestSupport
 import Testing
 
 /// Two central nodes on one PostgreSQL database behind HAProxy (TCP mode), two edges shipping through it,
@@ -157,12 +158,16 @@ struct ClusterSandbox {
         try DatabaseQueue(path: path + "/\(edge)/buffer.sqlite").read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hits") ?? 0 }
     }
 
-    /// Polls `condition` until it holds; the limit is a guard against a hang, not a timing assumption.
-    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+    /// Waits until `condition` holds, re-checking it whenever a file changes in the sandbox (the nodes'
+    /// debug logs, the edges' buffers, the mail directory) or in the database server's data directory
+    /// (its write-ahead log), where every change the daemons make lands. The limit ends a hung run.
+    func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let server = ProcessInfo.processInfo.environment["TALLY_TEST_POSTGRES_DIR"].map { $0 + "/data" }
+        let changes = server.map { FileChanges(under: path, $0) } ?? FileChanges(under: path)
         let deadline = ContinuousClock.now + .seconds(600)
         while ContinuousClock.now < deadline {
             if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(250))
+            await changes.next()
         }
         Issue.record("never happened: \(what)")
         throw EdgeProcessError.timeout(what)
@@ -179,10 +184,10 @@ struct ClusterTests {
             arguments: ["python3", "-u", EdgeProcess.packageRoot.appendingPathComponent("scripts/smtp-sink.py").path, String(sandbox.smtpPort), sandbox.path + "/mail"],
             logPath: sandbox.path + "/smtp.log", executable: "/usr/bin/env")
         try smtp.start()
-        try await ClusterSandbox.eventually("the SMTP server is ready") { smtp.log.contains("ready") }
+        try await sandbox.eventually("the SMTP server is ready") { smtp.log.contains("ready") }
         let proxy = EdgeProcess(arguments: ["-f", sandbox.path + "/haproxy.cfg", "-db"], logPath: sandbox.path + "/haproxy.log", executable: "/usr/sbin/haproxy")
         try proxy.start()
-        try await ClusterSandbox.eventually("HAProxy listens") {
+        try await sandbox.eventually("HAProxy listens") {
             guard proxy.process.isRunning else { throw EdgeProcessError.exited(proxy.log) }
             return try await EdgeProcess.command(["-s", "-o", "/dev/null", "telnet://127.0.0.1:\(sandbox.proxyPort)", "--max-time", "1"], executable: "/usr/bin/curl").status != 7
         }
@@ -201,7 +206,7 @@ struct ClusterTests {
 
         // Ingest: node a is killed while both edges' batches flow through the proxy to both nodes.
         let during = Task { await ShippingTests.load(edges[0], label: "ingest-1", perClient: 100) }
-        try await ClusterSandbox.eventually("batches reach the database") { try await sandbox.storedURLs().count >= 50 }
+        try await sandbox.eventually("batches reach the database") { try await sandbox.storedURLs().count >= 50 }
         nodes["a"]!.signal(SIGKILL)
         _ = await nodes["a"]!.waitForExit()
         let round = await during.value
@@ -210,26 +215,31 @@ struct ClusterTests {
         await load("a-down", perClient: 25)  // node b alone
         nodes["a"] = try await sandbox.startNode("a", log: "a-2")
         await load("both", perClient: 25)
-        try await ClusterSandbox.eventually("both edges drain \(sent.count) hits") {
+        try await sandbox.eventually("both edges drain \(sent.count) hits") {
             let stored = try await sandbox.storedURLs().count
             return try sandbox.edgeDepth("edge-1") == 0 && sandbox.edgeDepth("edge-2") == 0 && stored >= sent.count
         }
-        try await ClusterSandbox.eventually("every day is aggregated") { try await sandbox.psql("SELECT COUNT(*) FROM dirty_days") == "0" }
+        try await sandbox.eventually("every day is aggregated") { try await sandbox.psql("SELECT COUNT(*) FROM dirty_days") == "0" }
 
         // Aggregation: a session holds daily_rows, so the node that claims the next dirty day stops
         // while writing it; that node is killed there. Its claim outlives it, and after the lease the
         // other node aggregates the day.
         let lock = EdgeProcess(
-            arguments: ["PGPASSWORD=\(sandbox.password)", "PGAPPNAME=tally-test-lock", "psql", sandbox.url, "-c",
-                        "BEGIN; LOCK TABLE daily_rows IN SHARE MODE; SELECT pg_sleep(3600);"],
+            arguments: ["PGPASSWORD=\(sandbox.password)", "PGAPPNAME=tally-test-lock", "psql", sandbox.url, "-q"],
             logPath: sandbox.path + "/lock.log", executable: "/usr/bin/env")
+        let session = Pipe()
+        lock.process.standardInput = session
         try lock.start()
-        try await ClusterSandbox.eventually("the lock is held") {
-            try await sandbox.psql("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'tally-test-lock' AND wait_event = 'PgSleep'") == "1"
+        session.fileHandleForWriting.write(Data("BEGIN; LOCK TABLE daily_rows IN SHARE MODE;\n".utf8))
+        try await sandbox.eventually("the lock is held") {
+            try await sandbox.psql("""
+                SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE a.application_name = 'tally-test-lock' AND l.relation = 'daily_rows'::regclass AND l.granted
+                """) == "1"
         }
         await load("aggregating", perClient: 10)
         var victim = ""
-        try await ClusterSandbox.eventually("a node waits to write its claimed day") {
+        try await sandbox.eventually("a node waits to write its claimed day") {
             victim = try await sandbox.psql("""
                 SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'tally-central pid %' AND wait_event_type = 'Lock'
                 AND query LIKE 'DELETE FROM daily_rows%' LIMIT 1
@@ -241,17 +251,17 @@ struct ClusterTests {
         nodes[name]!.signal(SIGKILL)
         _ = await nodes[name]!.waitForExit()
         #expect(try await sandbox.psql("SELECT COUNT(*) FROM dirty_days") != "0", "the killed node's day is not marked done")
-        _ = try await sandbox.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tally-test-lock'")
+        try session.fileHandleForWriting.close()  // psql ends at the end of its input, and the lock with it
         _ = await lock.waitForExit()
-        try await ClusterSandbox.eventually("the other node aggregates the dead node's day after its lease") {
+        try await sandbox.eventually("the other node aggregates the dead node's day after its lease") {
             try await sandbox.psql("SELECT COUNT(*) FROM dirty_days") == "0"
         }
         nodes[name] = try await sandbox.startNode(name, log: "\(name)-3")
-        try await ClusterSandbox.eventually("the edges drain") {
+        try await sandbox.eventually("the edges drain") {
             let stored = try await sandbox.storedURLs().count
             return try sandbox.edgeDepth("edge-1") == 0 && sandbox.edgeDepth("edge-2") == 0 && stored >= sent.count
         }
-        try await ClusterSandbox.eventually("every day is aggregated") { try await sandbox.psql("SELECT COUNT(*) FROM dirty_days") == "0" }
+        try await sandbox.eventually("every day is aggregated") { try await sandbox.psql("SELECT COUNT(*) FROM dirty_days") == "0" }
 
         // Every acknowledged hit once.
         let stored = try await sandbox.storedURLs()
@@ -263,7 +273,7 @@ struct ClusterTests {
         #expect(aggregated == String(sent.count), "the pages aggregates count \(aggregated) pageviews for \(sent.count) hits")
 
         // Every scheduled e-mail once: each due (schedule, period) sent, each by one node.
-        try await ClusterSandbox.eventually("the due reports are sent") {
+        try await sandbox.eventually("the due reports are sent") {
             let (pending, queued) = (try await sandbox.psql("SELECT COUNT(*) FROM send_log WHERE status <> 'sent'"), try await sandbox.psql("SELECT COUNT(*) FROM send_log"))
             return pending == "0" && Int(queued) ?? 0 >= 2
         }

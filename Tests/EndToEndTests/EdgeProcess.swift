@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import TallyCore
+import TallyTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
