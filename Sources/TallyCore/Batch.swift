@@ -200,7 +200,10 @@ public struct ReceivedBatch: Sendable {
             Result { () throws(BatchError) in
                 var start = 0
                 while start < raw.count {
-                    let end = raw[start...].firstIndex(of: UInt8(ascii: "\n")) ?? raw.count
+                    var end = raw.count
+                    if let base = raw.baseAddress, let newline = memchr(base + start, Int32(UInt8(ascii: "\n")), raw.count - start) {
+                        end = base.distance(to: UnsafeRawPointer(newline))
+                    }
                     guard hits.count < header.hitCount else { throw .malformed("the body holds more than hit_count \(header.hitCount) hits") }
                     do {
                         hits.append(try Hit.readJSON(UnsafeRawBufferPointer(rebasing: raw[start..<end])))

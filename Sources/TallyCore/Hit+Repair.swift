@@ -44,47 +44,39 @@ extension Hit {
     /// Whether a number may enter a stored record.
     public static func isStorable(_ value: Double) -> Bool { value.isFinite && numberRange.contains(value) }
 
-    /// Every text field, for the rules that apply to all of them.
-    static let textFields: [any WritableKeyPath<Hit, String?> & Sendable] = [
-        \.visitorID, \.userID, \.pageviewID, \.url, \.title, \.referrerName, \.referrerURL,
-        \.campaignName, \.campaignSource, \.campaignMedium, \.campaignKeyword, \.campaignContent,
-        \.country, \.region, \.city, \.maskedIP, \.browser, \.browserVersion, \.os, \.osVersion,
-        \.resolution, \.language, \.localTime, \.eventCategory, \.eventAction, \.eventName,
-        \.searchKeyword, \.searchCategory, \.linkURL, \.contentName, \.contentPiece, \.contentTarget,
-        \.contentInteraction, \.orderID, \.items, \.productSKU, \.productName, \.productCategory, \.dimensions,
-        \.deviceBrand, \.botName, \.botCategory,
-    ]
-
-    /// The ecommerce amounts, under the same range rule as revenue.
-    static let amountFields: [any WritableKeyPath<Hit, Double?> & Sendable] = [\.subtotal, \.tax, \.shipping, \.discount, \.productPrice]
-
     /// Applies the rules every stored record keeps, whoever wrote it: no control character in any text,
     /// no number that is not finite or is out of range. Returns what was repaired (usually nothing).
     public mutating func repair() -> [InputRepair] {
         var repairs: [InputRepair] = []
-        for field in Self.textFields {
-            if let text = self[keyPath: field], let cleaned = TextCleaning.removingControlCharacters(text) {
-                self[keyPath: field] = cleaned
-                if !repairs.contains(.controlCharacters) { repairs.append(.controlCharacters) }
+        func note(_ repair: InputRepair) {
+            if !repairs.contains(repair) { repairs.append(repair) }
+        }
+        // Every text field, each named (a key path per field costs more than the check itself).
+        func clean(_ field: inout String?) {
+            if let text = field, let cleaned = TextCleaning.removingControlCharacters(text) {
+                field = cleaned
+                note(.controlCharacters)
             }
         }
-        if let value = eventValue, !Self.isStorable(value) {
-            eventValue = nil
-            repairs.append(.numberOutOfRange)
-        }
-        if let value = revenue, !Self.isStorable(value) {
-            revenue = nil
-            if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
-        }
-        for field in Self.amountFields {
-            if let value = self[keyPath: field], !Self.isStorable(value) {
-                self[keyPath: field] = nil
-                if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
+        clean(&visitorID); clean(&userID); clean(&pageviewID); clean(&url); clean(&title); clean(&referrerName)
+        clean(&referrerURL); clean(&campaignName); clean(&campaignSource); clean(&campaignMedium); clean(&campaignKeyword)
+        clean(&campaignContent); clean(&country); clean(&region); clean(&city); clean(&maskedIP); clean(&browser)
+        clean(&browserVersion); clean(&os); clean(&osVersion); clean(&resolution); clean(&language); clean(&localTime)
+        clean(&eventCategory); clean(&eventAction); clean(&eventName); clean(&searchKeyword); clean(&searchCategory)
+        clean(&linkURL); clean(&contentName); clean(&contentPiece); clean(&contentTarget); clean(&contentInteraction)
+        clean(&orderID); clean(&items); clean(&productSKU); clean(&productName); clean(&productCategory); clean(&dimensions)
+        clean(&deviceBrand); clean(&botName); clean(&botCategory)
+        // The amounts: event value, revenue and the ecommerce ones.
+        func bound(_ field: inout Double?) {
+            if let value = field, !Self.isStorable(value) {
+                field = nil
+                note(.numberOutOfRange)
             }
         }
+        bound(&eventValue); bound(&revenue); bound(&subtotal); bound(&tax); bound(&shipping); bound(&discount); bound(&productPrice)
         if let count = searchCount, count < 0 {
             searchCount = nil
-            if !repairs.contains(.numberOutOfRange) { repairs.append(.numberOutOfRange) }
+            note(.numberOutOfRange)
         }
         return repairs
     }

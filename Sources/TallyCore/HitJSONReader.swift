@@ -36,15 +36,7 @@ struct HitJSONReader {
 
     /// The record's keys, found through a 64-bit FNV-1a hash of their bytes and then compared in full,
     /// so an unknown key that happens to share a hash is still skipped.
-    private static let keysByHash: [UInt64: (Hit.CodingKeys, [UInt8])] = {
-        var table: [UInt64: (Hit.CodingKeys, [UInt8])] = [:]
-        for key in Hit.CodingKeys.allCases {
-            let name = Array(key.stringValue.utf8)
-            let previous = table.updateValue((key, name), forKey: FNV1a.hash(name))
-            precondition(previous == nil, "two hit keys share a hash")
-        }
-        return table
-    }()
+    private static let keys = KeyTable()
 
     mutating func readHit() throws(HitJSONError) -> Hit {
         var hit = Hit(siteID: 0, kind: .pageview, timestamp: 0)
@@ -58,11 +50,11 @@ struct HitJSONReader {
             while true {
                 skipWhitespace()
                 let keyStart = index
-                let key = try readKeyBytes()
+                let known = try readKey()
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"))
                 skipWhitespace()
-                if let (field, name) = Self.keysByHash[FNV1a.hash(key)], name.elementsEqual(key) {
+                if let field = known {
                     switch field {
                     case .siteID: hit.siteID = Int(try required(try optionalInteger(), keyStart)); seenSite = true
                     case .kind: hit.kind = HitKind(rawValue: try required(try optionalString(), keyStart)); seenKind = true
@@ -210,18 +202,22 @@ struct HitJSONReader {
         return (UnsafeRawBufferPointer(rebasing: bytes[start..<index]), isInteger)
     }
 
-    /// A key's bytes. Keys of this format are plain ASCII; one with escapes is decoded first.
-    private mutating func readKeyBytes() throws(HitJSONError) -> [UInt8] {
+    /// The field a key names, or nil for a key this version does not know. Keys of this format are plain
+    /// ASCII and are looked up where they lie in the input; one with escapes is decoded first.
+    private mutating func readKey() throws(HitJSONError) -> Hit.CodingKeys? {
         guard peek() == UInt8(ascii: "\"") else { throw failure("expected a key") }
         let start = index + 1
         var end = start
         while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             index = end + 1
-            return Array(bytes[start..<end])
+            return Self.field(named: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         }
-        return Array(try readString().utf8)
+        let decoded = Array(try readString().utf8)
+        return decoded.withUnsafeBytes { Self.field(named: $0) }
     }
+
+    private static func field(named key: UnsafeRawBufferPointer) -> Hit.CodingKeys? { keys.field(named: key) }
 
     /// A JSON string: escapes decoded (`\u` with four hex digits, surrogate pairs joined), control
     /// characters refused, the bytes valid UTF-8.
@@ -355,5 +351,38 @@ struct HitJSONReader {
 
     private func failure(_ reason: String, at offset: Int? = nil) -> HitJSONError {
         HitJSONError(offset: offset ?? index, reason: reason)
+    }
+}
+
+/// An open-addressing table of the record's keys, indexed by the low bits of their FNV-1a hash: a lookup
+/// is a hash, a probe or two and one comparison of bytes, with nothing allocated.
+private struct KeyTable {
+    private static let size = 256
+    private var hashes = [UInt64](repeating: 0, count: size)
+    private var fields = [Hit.CodingKeys?](repeating: nil, count: size)
+    private var names = [[UInt8]](repeating: [], count: size)
+
+    init() {
+        for key in Hit.CodingKeys.allCases {
+            let name = Array(key.stringValue.utf8)
+            let hash = FNV1a.hash(name)
+            precondition(!hashes.contains(hash), "two hit keys share a hash")
+            var slot = Int(truncatingIfNeeded: hash) & (Self.size - 1)
+            while fields[slot] != nil { slot = (slot + 1) & (Self.size - 1) }
+            (hashes[slot], fields[slot], names[slot]) = (hash, key, name)
+        }
+    }
+
+    func field(named key: UnsafeRawBufferPointer) -> Hit.CodingKeys? {
+        let hash = FNV1a.hash(key)
+        var slot = Int(truncatingIfNeeded: hash) & (Self.size - 1)
+        while let field = fields[slot] {
+            if hashes[slot] == hash, names[slot].count == key.count,
+               names[slot].withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) {
+                return field
+            }
+            slot = (slot + 1) & (Self.size - 1)
+        }
+        return nil
     }
 }

@@ -6,7 +6,7 @@ import TallyCore
 /// officer can see with `sqlite3` or `psql` exactly what is kept. Both backends store the same columns:
 /// integers (booleans as 0 and 1), reals and text.
 extension Hit {
-    /// The record's columns in `hits`, in the order of `columnValues` and `init(columns:)`.
+    /// The record's columns in `hits`, in the order of `writeColumns(to:)` and `init(columns:)`.
     static let columns = [
         "site_id", "ts", "kind", "aggregate_only", "is_bot", "visitor_id", "user_id", "new_visit", "pv_id",
         "url", "title", "ref_type", "ref_name", "ref_url",
@@ -38,26 +38,32 @@ extension Hit {
         }
     }
 
+    /// Hands the record's values to `writer` in `columns` order, with no array in between (central's bulk
+    /// ingest writes them straight into PostgreSQL's COPY stream).
+    func writeColumns<Writer: ColumnWriter>(to writer: inout Writer) {
+        func flag(_ value: Bool) -> Int64 { value ? 1 : 0 }
+        writer.integer(Int64(siteID)); writer.integer(timestamp); writer.text(kind.rawValue); writer.integer(flag(aggregateOnly))
+        writer.integer(flag(isBot)); writer.text(visitorID); writer.text(userID); writer.integer(flag(newVisit)); writer.text(pageviewID)
+        writer.text(url); writer.text(title); writer.text(referrerType?.rawValue); writer.text(referrerName)
+        writer.text(referrerURL); writer.text(campaignName); writer.text(campaignSource); writer.text(campaignMedium)
+        writer.text(campaignKeyword); writer.text(campaignContent); writer.text(country); writer.text(region)
+        writer.text(city); writer.text(maskedIP); writer.text(browser); writer.text(browserVersion); writer.text(os)
+        writer.text(osVersion); writer.text(device?.rawValue); writer.text(resolution); writer.text(language)
+        writer.text(localTime); writer.text(eventCategory); writer.text(eventAction); writer.text(eventName)
+        writer.real(eventValue); writer.text(searchKeyword); writer.text(searchCategory); writer.integer(searchCount.map(Int64.init))
+        writer.text(linkURL); writer.integer(goalID.map(Int64.init)); writer.real(revenue)
+        writer.text(contentName); writer.text(contentPiece); writer.text(contentTarget); writer.text(contentInteraction)
+        writer.text(orderID); writer.text(items); writer.real(subtotal); writer.real(tax); writer.real(shipping)
+        writer.real(discount); writer.text(productSKU); writer.text(productName); writer.text(productCategory)
+        writer.real(productPrice); writer.text(dimensions)
+        writer.text(deviceBrand); writer.text(botName); writer.text(botCategory)
+    }
+
     /// The record's values in `columns` order.
     var columnValues: [ColumnValue] {
-        func flag(_ value: Bool) -> ColumnValue { .integer(value ? 1 : 0) }
-        return [
-            .integer(Int64(siteID)), .integer(timestamp), .text(kind.rawValue), flag(aggregateOnly),
-            flag(isBot), .text(visitorID), .text(userID), flag(newVisit), .text(pageviewID),
-            .text(url), .text(title), .text(referrerType?.rawValue), .text(referrerName),
-            .text(referrerURL), .text(campaignName), .text(campaignSource), .text(campaignMedium),
-            .text(campaignKeyword), .text(campaignContent), .text(country), .text(region),
-            .text(city), .text(maskedIP), .text(browser), .text(browserVersion), .text(os),
-            .text(osVersion), .text(device?.rawValue), .text(resolution), .text(language),
-            .text(localTime), .text(eventCategory), .text(eventAction), .text(eventName),
-            .real(eventValue), .text(searchKeyword), .text(searchCategory), .integer(searchCount.map(Int64.init)),
-            .text(linkURL), .integer(goalID.map(Int64.init)), .real(revenue),
-            .text(contentName), .text(contentPiece), .text(contentTarget), .text(contentInteraction),
-            .text(orderID), .text(items), .real(subtotal), .real(tax), .real(shipping),
-            .real(discount), .text(productSKU), .text(productName), .text(productCategory),
-            .real(productPrice), .text(dimensions),
-            .text(deviceBrand), .text(botName), .text(botCategory),
-        ]
+        var list = ColumnValueList()
+        writeColumns(to: &list)
+        return list.values
     }
 
     /// Reads a hit from a row whose first columns are `columns`, in order.
@@ -129,6 +135,21 @@ enum ColumnValue: Sendable, Equatable {
     case text(String?)
     /// Bytes (the HyperLogLog sketches); no hit field is one.
     case bytes(Data?)
+}
+
+/// Receives a row's values one by one, in column order.
+protocol ColumnWriter {
+    mutating func integer(_ value: Int64?)
+    mutating func real(_ value: Double?)
+    mutating func text(_ value: String?)
+}
+
+/// Collects a row's values in an array.
+struct ColumnValueList: ColumnWriter {
+    var values: [ColumnValue] = []
+    mutating func integer(_ value: Int64?) { values.append(.integer(value)) }
+    mutating func real(_ value: Double?) { values.append(.real(value)) }
+    mutating func text(_ value: String?) { values.append(.text(value)) }
 }
 
 /// Reads a stored row's columns by position.

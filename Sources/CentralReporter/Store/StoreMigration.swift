@@ -144,15 +144,12 @@ extension PostgresCentralStore {
         return try await transaction { [self] db in
             try await db.query("CREATE TEMPORARY TABLE incoming (LIKE \(unescaped: table) INCLUDING DEFAULTS) ON COMMIT DROP", logger: logger)
             try await db.copyFrom(table: "incoming", columns: columns, logger: logger) { writer in
-                var buffer = ByteBuffer()
+                var copy = CopyText()
                 for row in rows {
-                    CopyText.appendRow(row, to: &buffer)
-                    if buffer.readableBytes > 1 << 16 {
-                        try await writer.write(buffer)
-                        buffer.clear()
-                    }
+                    copy.row(row)
+                    try await copy.send(to: writer)
                 }
-                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                try await copy.send(to: writer, over: 0)
             }
             return try await db.rows("""
                 WITH added AS (INSERT INTO \(unescaped: table) (\(unescaped: list)) SELECT \(unescaped: list) FROM incoming

@@ -28,7 +28,7 @@ extension PostgresCentralStore {
 
     public func markDirty(site: Int, days: [LocalDay]) async throws {
         try await transaction { [self] db in
-            for day in days { try await db.query(Self.markDirty(site: site, day: day), logger: logger) }
+            _ = try await db.query(Self.markDirty(Set(days.map { DirtyDay(site: site, day: $0) })), logger: logger)
         }
     }
 
@@ -86,18 +86,19 @@ extension PostgresCentralStore {
                           "unique_pageviews", "hits", "value", "items", "carts"],
                 logger: logger
             ) { writer in
-                var buffer = ByteBuffer()
+                var copy = CopyText()
                 for (report, labels) in day.rows {
                     for (label, m) in labels {
-                        CopyText.appendRow([
+                        copy.row([
                             .integer(Int64(site)), .text(dayText), .text(report), .text(label), .integer(Int64(m.visits)),
                             .integer(Int64(m.actions)), .integer(Int64(m.bounces)), .integer(Int64(m.visitSeconds)),
                             .integer(Int64(m.pageviews)), .integer(Int64(m.uniquePageviews)), .integer(Int64(m.hits)), .real(m.value),
                             .integer(Int64(m.items)), .integer(Int64(m.carts)),
-                        ], to: &buffer)
+                        ])
+                        try await copy.send(to: writer)
                     }
                 }
-                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                try await copy.send(to: writer, over: 0)
             }
             try await db.query("""
                 INSERT INTO daily_visitors (site_id, day, unique_visitors, bot_hits, sketch)
@@ -326,7 +327,7 @@ extension PostgresCentralStore {
                 DELETE FROM hits WHERE site_id = \(site) AND user_id = ANY(\(userIDs)) RETURNING ts
                 """, logger: logger).map { try $0.int64(0) }
             let days = Set(timestamps.map { LocalDay(containing: Date(millisecondsSince1970: $0), in: zone) })
-            for day in days.sorted() { try await db.query(Self.markDirty(site: site, day: day), logger: logger) }
+            try await db.query(Self.markDirty(Set(days.map { DirtyDay(site: site, day: $0) })), logger: logger)
             try await Self.audit(db, "data_deleted", audit(timestamps.count, days.count), now, logger: logger)
             return (timestamps.count, days)
         }

@@ -256,39 +256,40 @@ public final class PostgresCentralStore: CentralStore {
 
     private func storeOnce(_ header: BatchHeader, hits: [Hit], contentSHA256: String, receivedAt: Date) async throws -> StoreOutcome {
         try await ensurePartitions(for: hits)
-        // Marked in a fixed order, so two nodes' transactions never wait for each other's marks crosswise.
-        let marks = DirtyDay.days(of: hits, zones: zones).sorted { ($0.site, $0.day) < ($1.site, $1.day) }
+        let marks = DirtyDay.days(of: hits, zones: zones)
         return try await transaction { [self] db in
             // The batch's key first: a second node storing the same batch waits here for the first one's
-            // commit and then finds it stored.
-            let inserted = try await db.query("""
-                INSERT INTO batches (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
-                VALUES (\(header.edgeID), \(header.stream), \(header.sequence), \(receivedAt.millisecondsSince1970), \(header.createdAt),
-                        \(header.hitCount), \(header.policyDigest), \(contentSHA256))
-                ON CONFLICT (edge_id, stream, sequence) DO NOTHING RETURNING 1
-                """, logger: logger).collect()
-            if inserted.isEmpty {
+            // commit and then finds it stored. The same statement finds the edge's previous sequence (the
+            // new row is not visible to it, and is not asked for).
+            let answer = try await db.rows("""
+                WITH inserted AS (
+                    INSERT INTO batches (edge_id, stream, sequence, received_at, created_at, hit_count, policy_digest, content_sha256)
+                    VALUES (\(header.edgeID), \(header.stream), \(header.sequence), \(receivedAt.millisecondsSince1970), \(header.createdAt),
+                            \(header.hitCount), \(header.policyDigest), \(contentSHA256))
+                    ON CONFLICT (edge_id, stream, sequence) DO NOTHING RETURNING 1)
+                SELECT (SELECT COUNT(*) FROM inserted),
+                       (SELECT MAX(sequence) FROM batches WHERE edge_id = \(header.edgeID) AND stream = \(header.stream) AND sequence < \(header.sequence))
+                """, logger: logger).first
+            guard let answer, try answer.int(0) == 1 else {
                 let existing = try await db.query("""
                     SELECT content_sha256 FROM batches WHERE edge_id = \(header.edgeID) AND stream = \(header.stream) AND sequence = \(header.sequence)
                     """, logger: logger).collect().first?.decode(String.self)
                 return existing == contentSHA256 ? .duplicate : .conflict
             }
-            let previous = try await db.query("""
-                SELECT MAX(sequence) FROM batches WHERE edge_id = \(header.edgeID) AND stream = \(header.stream) AND sequence < \(header.sequence)
-                """, logger: logger).collect().first?.decode(Int64?.self) ?? 0
+            let previous = try answer.optionalInt64(1) ?? 0
             if !hits.isEmpty {
                 try await db.copyFrom(table: "hits", columns: ["edge_id", "stream", "sequence", "policy_digest"] + Hit.columns, logger: logger) { writer in
-                    var buffer = ByteBuffer()
-                    for hit in hits {
-                        CopyText.appendRow(
-                            [.text(header.edgeID), .text(header.stream), .integer(header.sequence), .text(header.policyDigest)] + hit.columnValues,
-                            to: &buffer)
-                        if buffer.readableBytes > 1 << 16 {
-                            try await writer.write(buffer)
-                            buffer.clear()
-                        }
+                    var copy = CopyText()
+                    for index in hits.indices {  // by index: each hit is read where it lies, not copied
+                        copy.text(header.edgeID)
+                        copy.text(header.stream)
+                        copy.integer(header.sequence)
+                        copy.text(header.policyDigest)
+                        hits[index].writeColumns(to: &copy)
+                        copy.endRow()
+                        try await copy.send(to: writer)
                     }
-                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                    try await copy.send(to: writer, over: 0)
                 }
             }
             for hit in hits where hit.kind == .ecommerceOrder {
@@ -297,18 +298,21 @@ public final class PostgresCentralStore: CentralStore {
                     INSERT INTO orders (site_id, order_id, ts) VALUES (\(hit.siteID), \(order), \(hit.timestamp)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             }
-            for mark in marks {
-                try await db.query(Self.markDirty(site: mark.site, day: mark.day), logger: logger)
-            }
+            if !marks.isEmpty { try await db.query(Self.markDirty(marks), logger: logger) }
             return .stored(hits: hits.count, missingBefore: header.sequence - previous - 1)
         }
     }
 
-    static func markDirty(site: Int, day: LocalDay) -> PostgresQuery {
-        """
-        INSERT INTO dirty_days (site_id, day) VALUES (\(site), \(day.description))
-        ON CONFLICT (site_id, day) DO UPDATE SET generation = dirty_days.generation + 1, claimed_until = 0
-        """
+    /// Marks days to aggregate again, in one statement, in (site, day) order: two nodes' transactions
+    /// then never wait for each other's marks crosswise.
+    static func markDirty(_ marks: Set<DirtyDay>) -> PostgresQuery {
+        let sorted = marks.sorted { ($0.site, $0.day) < ($1.site, $1.day) }
+        return """
+            INSERT INTO dirty_days (site_id, day)
+            SELECT site_id, day FROM unnest(\(sorted.map { Int64($0.site) }), \(sorted.map(\.day.description))) WITH ORDINALITY AS m (site_id, day, n)
+            ORDER BY n
+            ON CONFLICT (site_id, day) DO UPDATE SET generation = dirty_days.generation + 1, claimed_until = 0
+            """
     }
 
     /// Creates the UTC-day partitions the hits fall in, each in a short transaction of its own (creating
@@ -487,40 +491,99 @@ struct PGRow: ColumnReader {
     func optionalInt64(_ index: Int) throws -> Int64? { try cells[index].decode(Int64?.self) }
 }
 
-/// PostgreSQL's COPY text format: tab-separated columns, `\N` for NULL, backslash escapes.
-enum CopyText {
-    static func appendRow(_ values: [ColumnValue], to buffer: inout ByteBuffer) {
-        for (index, value) in values.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
-            switch value {
-            case let .integer(n?): buffer.writeString(String(n))
-            case let .real(x?): buffer.writeString(x.isFinite ? "\(x)" : "0")
-            case let .text(s?): appendEscaped(s, to: &buffer)
-            case let .bytes(data?):
-                // bytea's hex input, its backslash doubled for COPY.
-                buffer.writeStaticString("\\\\x")
-                for byte in data { buffer.writeString(String(format: "%02x", byte)) }
-            case .integer(nil), .real(nil), .text(nil), .bytes(nil): buffer.writeStaticString("\\N")
-            }
+/// Rows in PostgreSQL's COPY text format (tab-separated columns, `\N` for NULL, backslash escapes),
+/// written value by value into one byte array that goes to the server in pieces of about 64 KiB.
+struct CopyText: ColumnWriter {
+    private var out: [UInt8] = []
+    private var atRowStart = true
+
+    init() { out.reserveCapacity(1 << 17) }
+
+    mutating func integer(_ value: Int64?) {
+        separate()
+        guard let value else { return null() }
+        if value >= 0 && value < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(value))
+        } else {
+            out.append(contentsOf: String(value).utf8)
         }
-        buffer.writeInteger(UInt8(ascii: "\n"))
     }
 
-    private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
-        // Most values need no escape: written whole.
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
-            buffer.writeString(text)
-            return
-        }
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-            case 0: continue  // PostgreSQL text cannot hold NUL; the edge never stores one.
-            default: buffer.writeInteger(byte)
+    mutating func real(_ value: Double?) {
+        separate()
+        guard let value else { return null() }
+        out.append(contentsOf: (value.isFinite ? "\(value)" : "0").utf8)
+    }
+
+    mutating func text(_ value: String?) {
+        separate()
+        guard var value else { return null() }
+        value.withUTF8 { text in
+            // Most values need no escape: written whole.
+            guard text.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
+                out.append(contentsOf: text)
+                return
+            }
+            for byte in text {
+                switch byte {
+                case UInt8(ascii: "\\"): escape(UInt8(ascii: "\\"))
+                case UInt8(ascii: "\t"): escape(UInt8(ascii: "t"))
+                case UInt8(ascii: "\n"): escape(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): escape(UInt8(ascii: "r"))
+                case 0: continue  // PostgreSQL text cannot hold NUL; the edge never stores one.
+                default: out.append(byte)
+                }
             }
         }
+    }
+
+    /// bytea's hex input, its backslash doubled for COPY.
+    mutating func bytes(_ value: Data?) {
+        separate()
+        guard let value else { return null() }
+        out.append(contentsOf: "\\\\x".utf8)
+        let digits = Array("0123456789abcdef".utf8)
+        for byte in value {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+    }
+
+    mutating func endRow() {
+        out.append(UInt8(ascii: "\n"))
+        atRowStart = true
+    }
+
+    mutating func row(_ values: [ColumnValue]) {
+        for value in values {
+            switch value {
+            case let .integer(n): integer(n)
+            case let .real(x): real(x)
+            case let .text(s): text(s)
+            case let .bytes(data): bytes(data)
+            }
+        }
+        endRow()
+    }
+
+    /// Sends what has been written once it has grown past `threshold` bytes (0: whatever there is).
+    mutating func send(to writer: PostgresCopyFromWriter, over threshold: Int = 1 << 16) async throws {
+        guard out.count > threshold else { return }
+        try await writer.write(ByteBuffer(bytes: out))
+        out.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func null() {
+        escape(UInt8(ascii: "N"))
+    }
+
+    /// A backslash and the letter after it.
+    private mutating func escape(_ letter: UInt8) {
+        out.append(UInt8(ascii: "\\"))
+        out.append(letter)
+    }
+
+    private mutating func separate() {
+        if atRowStart { atRowStart = false } else { out.append(UInt8(ascii: "\t")) }
     }
 }
