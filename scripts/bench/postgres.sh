@@ -76,7 +76,7 @@ check_stored() {
     local stored; stored=$(psql_on ingest -c "SELECT COUNT(*) FROM hits")
     [[ "$stored" == "$ingest_hits" ]] || { echo "The database holds $stored hits, not $ingest_hits." >&2; exit 1; }
 }
-copy_rate=(); one_rate=(); two_rate=()
+copy_rate=(); one_rate=(); two_rate=(); pg_cpu=(); nodes_cpu=(); all_cpu=(); wall=()
 for run in $(seq "$runs"); do
     fresh_db ingest
     start_node a
@@ -93,11 +93,18 @@ for run in $(seq "$runs"); do
 
     fresh_db ingest
     start_node a; start_node b
+    # Where the CPU goes while two nodes ingest: PostgreSQL's processes, the nodes, and the rest (the
+    # load generators) — on a machine whose cores they all share, this says what the limit is.
+    pg_before=$(cpu_seconds $(pgrep -u tally-pg)); nodes_before=$(cpu_seconds "${pids[@]}"); all_before=$(machine_cpu_seconds)
     start=$(date +%s.%N)
     post "$work/ingest/half-a" "$port_a" > /dev/null & first=$!
     post "$work/ingest/half-b" "$port_b" > /dev/null & second=$!
     wait "$first" "$second"
     end=$(date +%s.%N)
+    pg_cpu+=("$(awk -v a="$pg_before" -v b="$(cpu_seconds $(pgrep -u tally-pg))" 'BEGIN { printf "%.2f", b - a }')")
+    nodes_cpu+=("$(awk -v a="$nodes_before" -v b="$(cpu_seconds "${pids[@]}")" 'BEGIN { printf "%.2f", b - a }')")
+    all_cpu+=("$(awk -v a="$all_before" -v b="$(machine_cpu_seconds)" 'BEGIN { printf "%.2f", b - a }')")
+    wall+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')")
     stop_nodes; check_stored
     two_rate+=("$(awk -v n="$ingest_hits" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }')")
     echo "Run $run: psql COPY ${copy_rate[-1]} hits/s, one node ${one_rate[-1]} hits/s, two nodes ${two_rate[-1]} hits/s." >&2
@@ -173,6 +180,7 @@ sqlite_plain=$( { for _ in $(seq 5); do echo ".timer on"; echo "$month_sql;"; do
 pg_plain=$( { echo '\timing on'; for _ in $(seq 5); do echo "$month_sql;"; done; } | psql_on aggregation | awk '/^Time:/ { print $2 }' | sort -g | sed -n 3p)
 
 cp=$(median "${copy_rate[@]}"); o=$(median "${one_rate[@]}"); t=$(median "${two_rate[@]}")
+mid=$(for i in "${!two_rate[@]}"; do echo "${two_rate[$i]} $i"; done | sort -g | awk -v n="${#two_rate[@]}" 'NR == int((n + 1) / 2) { print $2 }')
 dp=$(median "${day_plain[@]}"); dt=$(median "${day_tally[@]}")
 cat <<TABLE
 
@@ -185,6 +193,10 @@ Machine: $(machine)
 | Ingest, hits/s: one node vs two nodes (half the batches each) | $o | $t | $(ratio "$t" "$o")× |
 | Aggregation of $stored hits, all $((days * 5)) site-days, s (1 run) | ${full_plain[0]} | ${full_tally[0]} | $(ratio "${full_tally[0]}" "${full_plain[0]}")× |
 | One dirty day (site 3, $dirty_day), s | $dp | $dt | $(ratio "$dt" "$dp")× |
+
+While two nodes ingested (median run: ${wall[$mid]} s on $(nproc) cores, ${all_cpu[$mid]} CPU-seconds used in all),
+PostgreSQL's processes used ${pg_cpu[$mid]} CPU-seconds, the two nodes ${nodes_cpu[$mid]}, everything else (the load
+generators) the rest.
 
 Same pageviews per site from both aggregations: $same.
 
