@@ -1,5 +1,5 @@
 import Foundation
-import TallyCore
+@testable import TallyCore
 import Testing
 
 @Suite("Hit record")
@@ -123,6 +123,33 @@ struct HitTests {
             samples.append(hit)
         }
         return samples
+    }
+
+    @Test("Repair takes control characters out of every text field of a record and drops amounts out of range")
+    func repairEveryField() throws {
+        // Kind, referrer type and device are named values, not free text.
+        let named: Set<String> = ["kind", "ref_type", "device"]
+        var textFields = 0
+        for key in Hit.CodingKeys.allCases where !named.contains(key.stringValue) {
+            // A C0 and a C1 control character, as JSON escapes (a raw one is refused by the reader).
+            let json = #"{"site_id":1,"kind":"pageview","ts":1,"\#(key.stringValue)":"a\u0001b\u0085c"}"#
+            guard var hit = try? Hit.readJSON(Data(json.utf8)) else { continue }  // not a text field
+            textFields += 1
+            #expect(hit.repair() == [.controlCharacters], "\(key.stringValue)")
+            let repaired = String(decoding: try hit.encodedJSON(), as: UTF8.self)
+            #expect(repaired.contains(#""\#(key.stringValue)":"abc""#), "\(key.stringValue): \(repaired)")
+        }
+        #expect(textFields == 42, "every text field of the record was tried")
+        for key in ["e_v", "revenue", "ec_st", "ec_tx", "ec_sh", "ec_dt", "pk_price"] {
+            var hit = try Hit.readJSON(Data(#"{"site_id":1,"kind":"pageview","ts":1,"\#(key)":1e300}"#.utf8))
+            #expect(hit.repair() == [.numberOutOfRange], "\(key)")
+            #expect(!String(decoding: try hit.encodedJSON(), as: UTF8.self).contains(key), "\(key)")
+        }
+        var clean = Hit(siteID: 1, kind: .pageview, timestamp: 1)
+        clean.url = "https://example.com/ä?q=1"
+        clean.revenue = 1e12
+        #expect(clean.repair().isEmpty)
+        #expect(clean.url == "https://example.com/ä?q=1" && clean.revenue == 1e12)
     }
 
     @Test("The policy digest is SHA-256 of the canonical text")
