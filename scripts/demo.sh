@@ -102,8 +102,9 @@ hit 192.0.2.10 "$chrome" 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F' -H 'D
 hit 192.0.2.11 'curl/8.0' 'idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F'
 hit 192.0.2.12 "$chrome" 'idsite=7&rec=1'
 # Yesterday's visits (Matomo's cdt, which needs the site's token_auth when older than a day), for the
-# daily e-mail report below.
-yesterday=$(date -u -d 'yesterday 11:00' +%s)
+# daily e-mail report below: yesterday in the schedule's time zone, which is not UTC's yesterday
+# around midnight.
+yesterday=$(TZ=Europe/Berlin date -d 'yesterday 11:00' +%s)
 hit 203.0.113.80 "$chrome" "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F&action_name=Home&cdt=$yesterday&token_auth=$token"
 hit 203.0.113.80 "$chrome" "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Fdocs&action_name=Docs&cdt=$((yesterday + 60))&token_auth=$token"
 hit 198.51.100.40 "$iphone" "idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2F%3Futm_campaign%3Dlaunch&cdt=$((yesterday + 300))&token_auth=$token"
