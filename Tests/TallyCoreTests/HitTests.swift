@@ -152,6 +152,17 @@ struct HitTests {
         #expect(clean.url == "https://example.com/ä?q=1" && clean.revenue == 1e12)
     }
 
+    @Test("Spaces are trimmed as Foundation's whitespaces trims them")
+    func trimmingSpaces() {
+        let samples = [
+            "", " ", "\t", "launch", " launch ", "\tlaunch\t", "\u{00A0}launch\u{3000}", "\u{2003}\u{2003}", "la unch",
+            " ä ", "ä", "\u{200B}launch", "launch\u{205F}", "\u{1680}x\u{202F}", "\u{FEFF}x", "x\u{0085}", "\u{180E}x", "x\u{200A}", "\u{200C}x",
+        ]
+        for text in samples {
+            #expect(TextCleaning.trimmingSpaces(text) == text.trimmingCharacters(in: .whitespaces), "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
     @Test("The policy digest is SHA-256 of the canonical text")
     func digest() {
         // FIPS 180-2 test vector.

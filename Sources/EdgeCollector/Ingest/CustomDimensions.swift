@@ -31,7 +31,7 @@ public struct CustomDimension: Sendable, Equatable {
                 repairs.note(.undeclaredDimension)
                 continue
             }
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            let trimmed = TextCleaning.trimmingSpaces(value)
             if !trimmed.isEmpty { values[dimension.key] = trimmed }
         }
         for (parameter, scope) in [("_cvar", Scope.visit), ("cvar", Scope.action)] {

@@ -209,10 +209,10 @@ extension TrackingFields {
             f.contentTarget = p["c_t"].flatMap(nonEmpty)
             f.contentInteraction = p["c_i"].flatMap(nonEmpty)
             f.kind = f.contentInteraction == nil ? .contentImpression : .contentInteraction
-        } else if let keyword = p["search"].map({ $0.trimmingCharacters(in: .whitespaces) }).flatMap(nonEmpty) {
+        } else if let keyword = p["search"].map(TextCleaning.trimmingSpaces).flatMap(nonEmpty) {
             f.kind = .siteSearch
             f.searchKeyword = keyword
-            f.searchCategory = p["search_cat"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap(nonEmpty)
+            f.searchCategory = p["search_cat"].map(TextCleaning.trimmingSpaces).flatMap(nonEmpty)
             if let count = p["search_count"].flatMap(nonEmpty) {
                 if let n = Int(count), n >= 0 {
                     f.searchCount = n

@@ -1,4 +1,5 @@
 import Foundation
+import TallyCore
 
 /// Campaign parameters found in a page URL (Google's `utm_*`, Matomo's `mtm_*`, legacy `pk_*`), lower-cased
 /// as Matomo stores them.
@@ -96,8 +97,7 @@ public struct URLScrubber: Sendable {
                 let name = (WebAddress.percentDecoded(rawName) ?? String(decoding: rawName, as: UTF8.self)).lowercased()
                 if let (field, rank) = Self.campaignParameters[name] {
                     if let rawValue, rank < ranks[field] ?? .max {
-                        let value = redact(WebAddress.percentDecoded(rawValue) ?? String(decoding: rawValue, as: UTF8.self))
-                            .trimmingCharacters(in: .whitespaces)
+                        let value = TextCleaning.trimmingSpaces(redact(WebAddress.percentDecoded(rawValue) ?? String(decoding: rawValue, as: UTF8.self)))
                         if !value.isEmpty {
                             campaign[field] = value.lowercased()
                             ranks[field] = rank
