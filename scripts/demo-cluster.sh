@@ -63,22 +63,7 @@ name = "Example"
 time_zone = "UTC"
 TOML
 done
-cat > "$work/haproxy.cfg" <<CFG
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 120s
-    timeout server 120s
-    retries 3
-    option redispatch
-frontend ingest
-    bind 127.0.0.1:$proxy_port
-    default_backend nodes
-backend nodes
-    balance roundrobin
-    server a 127.0.0.1:${ingest_port[a]} check inter 500ms fall 1 rise 2
-    server b 127.0.0.1:${ingest_port[b]} check inter 500ms fall 1 rise 2
-CFG
+scripts/haproxy-config.sh "$proxy_port" "${ingest_port[a]}" "${ingest_port[b]}" > "$work/haproxy.cfg"
 declare -A edge_port
 for edge in edge-1 edge-2; do
   edge_port[$edge]=$(free_port)

@@ -110,25 +110,12 @@ struct ClusterSandbox {
                 id = 1
                 """.write(toFile: path + "/\(edge).toml", atomically: true, encoding: .utf8)
         }
-        // TCP mode: the edges' mutual TLS passes through to the nodes. A node that refuses connections
-        // is marked down at once and the connection retried on the other.
-        try """
-            defaults
-                mode tcp
-                timeout connect 5s
-                timeout client 120s
-                timeout server 120s
-                retries 3
-                option redispatch
-            frontend ingest
-                bind 127.0.0.1:\(proxyPort)
-                default_backend nodes
-            backend nodes
-                balance roundrobin
-                server a 127.0.0.1:\(nodePorts["a"]!.ingest) check inter 500ms fall 1 rise 2
-                server b 127.0.0.1:\(nodePorts["b"]!.ingest) check inter 500ms fall 1 rise 2
-
-            """.write(toFile: path + "/haproxy.cfg", atomically: true, encoding: .utf8)
+        // HAProxy in TCP mode in front of both nodes' ingest ports, configured as the demo configures it.
+        let proxy = try await EdgeProcess.command(
+            [String(proxyPort), String(nodePorts["a"]!.ingest), String(nodePorts["b"]!.ingest)],
+            executable: EdgeProcess.packageRoot.appendingPathComponent("scripts/haproxy-config.sh").path)
+        guard proxy.status == 0 else { throw EdgeProcessError.exited(proxy.output) }
+        try proxy.output.write(toFile: path + "/haproxy.cfg", atomically: true, encoding: .utf8)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
