@@ -211,13 +211,11 @@ struct HitJSONReader {
         while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             index = end + 1
-            return Self.field(named: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            return Self.keys.field(named: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         }
         let decoded = Array(try readString().utf8)
-        return decoded.withUnsafeBytes { Self.field(named: $0) }
+        return decoded.withUnsafeBytes { Self.keys.field(named: $0) }
     }
-
-    private static func field(named key: UnsafeRawBufferPointer) -> Hit.CodingKeys? { keys.field(named: key) }
 
     /// A JSON string: escapes decoded (`\u` with four hex digits, surrogate pairs joined), control
     /// characters refused, the bytes valid UTF-8.

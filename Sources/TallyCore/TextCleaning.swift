@@ -9,6 +9,13 @@ public enum TextCleaning {
     /// byte of its own, and a C1 control is always the pair 0xC2 0x80…0x9F.
     @inlinable
     public static func containsControlCharacter<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        // Contiguous bytes (a native string's, an array's) are scanned in place, not through an iterator.
+        if let found = bytes.withContiguousStorageIfAvailable({ scan($0) }) { return found }
+        return scan(bytes)
+    }
+
+    @inlinable
+    static func scan(_ bytes: some Collection<UInt8>) -> Bool {
         var previous: UInt8 = 0
         for byte in bytes {
             if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) { return true }
@@ -20,9 +27,7 @@ public enum TextCleaning {
     /// The text without its control characters; `nil` when there was none to remove (the common case,
     /// which costs one scan and no allocation).
     public static func removingControlCharacters(_ text: String) -> String? {
-        // A native string's bytes are scanned in place (much faster than through its UTF8View).
-        let found = text.utf8.withContiguousStorageIfAvailable { containsControlCharacter($0) } ?? containsControlCharacter(text.utf8)
-        guard found else { return nil }
+        guard containsControlCharacter(text.utf8) else { return nil }
         var scalars = String.UnicodeScalarView()
         for scalar in text.unicodeScalars where !isControl(scalar) { scalars.append(scalar) }
         return String(scalars)

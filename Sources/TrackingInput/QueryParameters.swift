@@ -24,9 +24,7 @@ public struct QueryParameters: Sendable, Equatable {
             self.value = value
         }
 
-        static func tag(_ name: String) -> UInt64 {
-            name.utf8.withContiguousStorageIfAvailable { FNV1a.hash($0) } ?? FNV1a.hash(name.utf8)
-        }
+        static func tag(_ name: String) -> UInt64 { FNV1a.hash(name.utf8) }
     }
 
     private var pairs: [Pair] = []

@@ -69,12 +69,7 @@ struct DatabaseOutageTests {
     /// retries connecting on its own schedule). The limit is a guard against a hang, not a timing
     /// assumption.
     static func eventually(server: TestPostgresServer, _ what: String, _ check: () async throws -> Bool) async throws {
-        let changes = FileChanges(under: server.directory, server.directory + "/data")
-        let deadline = ContinuousClock.now + .seconds(600)
-        while ContinuousClock.now < deadline {
-            if try await check() { return }
-            await changes.next()
-        }
+        if try await FileChanges.wait(until: check, watching: [server.directory, server.directory + "/data"], limit: .seconds(600)) { return }
         Issue.record("gave up waiting: \(what)")
         throw CancellationError()
     }

@@ -149,13 +149,8 @@ struct ClusterSandbox {
     /// debug logs, the edges' buffers, the mail directory) or in the database server's data directory
     /// (its write-ahead log), where every change the daemons make lands. The limit ends a hung run.
     func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let server = ProcessInfo.processInfo.environment["TALLY_TEST_POSTGRES_DIR"].map { $0 + "/data" }
-        let changes = server.map { FileChanges(under: path, $0) } ?? FileChanges(under: path)
-        let deadline = ContinuousClock.now + .seconds(600)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            await changes.next()
-        }
+        let server = ProcessInfo.processInfo.environment["TALLY_TEST_POSTGRES_DIR"].map { [$0 + "/data"] } ?? []
+        if try await FileChanges.wait(until: condition, watching: [path] + server, limit: .seconds(600)) { return }
         Issue.record("never happened: \(what)")
         throw EdgeProcessError.timeout(what)
     }

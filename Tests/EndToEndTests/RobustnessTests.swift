@@ -27,12 +27,7 @@ struct RobustnessTests {
     /// `directory` (or its subdirectories: buffer, store, logs) changes, since every change the daemons
     /// make lands there. The 120 s bound only ends a hung run.
     static func eventually(_ what: String, in directory: String, _ condition: () async throws -> Bool) async throws {
-        let changes = FileChanges(under: directory)
-        let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            await changes.next()
-        }
+        if try await FileChanges.wait(until: condition, watching: [directory], limit: .seconds(120)) { return }
         Issue.record("never happened: \(what)")
     }
 

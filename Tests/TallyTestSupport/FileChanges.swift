@@ -8,7 +8,9 @@ public final class FileChanges: @unchecked Sendable {
     private let descriptor: Int32
 
     /// Watches each directory and the directories directly in it.
-    public init(under directories: String...) {
+    public convenience init(under directories: String...) { self.init(under: directories) }
+
+    public init(under directories: [String]) {
         descriptor = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
         let events = UInt32(IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE)
         for directory in directories {
@@ -21,6 +23,18 @@ public final class FileChanges: @unchecked Sendable {
     }
 
     deinit { close(descriptor) }
+
+    /// Waits until `condition` holds, re-checking it after each change under `directories` (or a second
+    /// without one). False when `limit` passed first: a guard against a hung run, not a timing assumption.
+    public static func wait(until condition: () async throws -> Bool, watching directories: [String], limit: Duration) async rethrows -> Bool {
+        let changes = FileChanges(under: directories)
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            await changes.next()
+        }
+        return false
+    }
 
     /// Blocks the calling thread until the next change (or a second without one), for synchronous waits.
     public func waitForNext() {

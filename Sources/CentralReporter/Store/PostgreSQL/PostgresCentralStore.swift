@@ -497,16 +497,14 @@ struct CopyText: ColumnWriter {
     private var out: [UInt8] = []
     private var atRowStart = true
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     init() { out.reserveCapacity(1 << 17) }
 
     mutating func integer(_ value: Int64?) {
         separate()
         guard let value else { return null() }
-        if value >= 0 && value < 10 {
-            out.append(UInt8(ascii: "0") + UInt8(value))
-        } else {
-            out.append(contentsOf: String(value).utf8)
-        }
+        out.append(contentsOf: String(value).utf8)
     }
 
     mutating func real(_ value: Double?) {
@@ -542,10 +540,9 @@ struct CopyText: ColumnWriter {
         separate()
         guard let value else { return null() }
         out.append(contentsOf: "\\\\x".utf8)
-        let digits = Array("0123456789abcdef".utf8)
         for byte in value {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+            out.append(Self.hexDigits[Int(byte >> 4)])
+            out.append(Self.hexDigits[Int(byte & 0x0F)])
         }
     }
 
