@@ -51,6 +51,15 @@ struct HitStorageTests {
         #expect(try Self.storedHits(path) == [Self.fullHit, sparse])
     }
 
+    @Test("The store syncs every commit to the disk (synchronous = FULL on its writing connection) before a batch is acknowledged")
+    func commitsAreSynced() throws {
+        let path = NSTemporaryDirectory() + "tally-sync-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try SQLiteCentralStore.open(path: path)
+        let level = try store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(level == 2, "NORMAL (1) syncs only at checkpoints: an acknowledged batch could be lost with the power")
+    }
+
     @Test("A store from before typed columns is migrated: every hit reads back as it was sent")
     func migrationFromPayload() async throws {
         let path = NSTemporaryDirectory() + "tally-migrate-\(UUID().uuidString).sqlite"

@@ -1,4 +1,5 @@
-import EdgeCollector
+@testable import EdgeCollector
+import GRDB
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -51,6 +52,15 @@ struct GroupCommitterTests {
         var hit = Hit(siteID: 1, kind: .pageview, timestamp: 1_764_547_200_000 + Int64(n))
         hit.url = "https://example.com/\(n)"
         return try BufferedHit(hit: hit, policyDigest: PolicyDigest(canonicalText: "policy"))
+    }
+
+    @Test("The buffer syncs every commit to the disk (synchronous = FULL on its writing connection), as ack = \"durable\" promises")
+    func commitsAreSynced() throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let level = try buffer.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(level == 2, "NORMAL (1) syncs only at checkpoints: an acknowledged hit could be lost with the power")
+        #expect(try buffer.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") } == "wal")
     }
 
     @Test("Durable: a hit is in the buffer file when its submitter hears back; hits sent during a transaction share the next one")

@@ -53,10 +53,6 @@ public struct HitBuffer: HitSink {
         // the edge writes.
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
-            // DatabasePool turns WAL on (https://sqlite.org/wal.html): readers never block the writer.
-            // synchronous = FULL makes each commit durable against power loss, not only process crashes;
-            // that is what `ack = "durable"` promises, and group commit spreads the fsync over many hits.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // SQLite copies the log into the database in the commit that takes the log past this many pages,
             // and every request waiting for that commit waits for the copy and its fsync. Small copies keep
             // those waits short: at 15,000 hits/s the edge's p99 latency was 2.7–3.8 ms with 128–256 pages,
@@ -66,8 +62,9 @@ public struct HitBuffer: HitSink {
         }
         let pool: DatabasePool
         do {
-            PrivateDatabaseFile.prepare(path)
-            pool = try DatabasePool(path: path, configuration: configuration)
+            // WAL, and every commit synced: durable against power loss, not only process crashes; that
+            // is what `ack = "durable"` promises, and group commit spreads the sync over many hits.
+            pool = try DurableDatabase.openPool(path: path, configuration: configuration)
             try migrator.migrate(pool)
         } catch {
             throw EdgeError.buffer(path: path, reason: "\(error)")

@@ -13,14 +13,10 @@ public struct SQLiteCentralStore: CentralStore {
     public static func open(path: String, zones: @escaping @Sendable (Int) -> TimeZone = { _ in TimeZone.gmt }) throws -> SQLiteCentralStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // WAL (DatabasePool's default) lets reports read while batches are written. synchronous = FULL
-            // because central acknowledges a batch only after its commit, and the edge then deletes it.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
-            PrivateDatabaseFile.prepare(path)
-            let pool = try DatabasePool(path: path, configuration: configuration)
+            // WAL lets reports read while batches are written. Every commit is synced because central
+            // acknowledges a batch only after its commit, and the edge then deletes it.
+            let pool = try DurableDatabase.openPool(path: path, configuration: configuration)
             try migrator.migrate(pool)
             return SQLiteCentralStore(writer: pool, path: path, zones: zones)
         } catch {

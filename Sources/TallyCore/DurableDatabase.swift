@@ -1,0 +1,24 @@
+import GRDB
+
+/// The SQLite files that hold what Tally has acknowledged (the edge's buffer, central's store): WAL, so
+/// readers never block the writer, and `synchronous = FULL`, so every commit reaches the disk before
+/// the acknowledgement that depends on it (https://sqlite.org/pragma.html#pragma_synchronous).
+public enum DurableDatabase {
+    /// Opens (creating it with mode 0600 if needed) a WAL database whose writer syncs every commit.
+    ///
+    /// The setting is made on the writer after the pool is open: `DatabasePool` turns WAL on after
+    /// `prepareDatabase` has run and sets `synchronous = NORMAL` with it, which syncs only at checkpoints,
+    /// so a commit could be lost with the power after it was acknowledged.
+    public static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        PrivateDatabaseFile.prepare(path)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let level = try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        guard level == 2 else {
+            throw DatabaseError(message: "SQLite kept synchronous = \(level.map(String.init) ?? "unknown") instead of FULL (2)")
+        }
+        return pool
+    }
+}
