@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The one rule for control characters, applied at every entry point (tracking parameters, the JSON
 /// beacon, records arriving at central): characters of Unicode's general category Cc — C0 (U+0000 to
 /// U+001F, NUL, tab and newlines included), DEL (U+007F) and C1 (U+0080 to U+009F) — are removed and the
@@ -63,6 +67,27 @@ public enum TextCleaning {
         let scalars = text.unicodeScalars
         guard let start = scalars.firstIndex(where: { !isSpace($0) }), let end = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
         return String(scalars[start...end])
+    }
+
+    /// Whether `part` occurs in `text`, compared byte for byte in UTF-8 (where a match of whole
+    /// characters is a match of bytes). Foundation's `contains` bridges both strings to NSString first.
+    public static func contains(_ text: String, _ part: String) -> Bool {
+        var text = text, part = part
+        return text.withUTF8 { haystack in
+            part.withUTF8 { needle in
+                guard !needle.isEmpty else { return true }
+                guard needle.count <= haystack.count else { return false }
+                let (base, last) = (haystack.baseAddress!, haystack.count - needle.count)
+                var start = 0
+                // Each occurrence of the first byte (memchr), then the rest compared (memcmp).
+                while start <= last, let found = memchr(base + start, Int32(needle[0]), last - start + 1) {
+                    let offset = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + offset, needle.baseAddress!, needle.count) == 0 { return true }
+                    start = offset + 1
+                }
+                return false
+            }
+        }
     }
 
     public static func isControl(_ scalar: Unicode.Scalar) -> Bool {

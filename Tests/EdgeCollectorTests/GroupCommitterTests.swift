@@ -2,6 +2,8 @@
 import GRDB
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TallyCore
@@ -106,6 +108,33 @@ struct GroupCommitterTests {
         #expect(!counts.overlapped, "transactions never overlap")
         let urls = try buffer.oldest(limit: 100).map(\.hit.url)
         #expect(Set(urls).count == 50 && urls.count == 50)
+    }
+
+    @Test("Durable, on an event loop: the hits of requests read in one pass of the loop share one transaction, committed after the pass")
+    func oneTransactionPerLoopPass() async throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let sink = CountingSink(buffer: buffer)
+        let committer = GroupCommitter(sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let answers = try await loop.submit { () -> EventLoopFuture<[Int]> in
+            // As the edge's handler does for each request of a pass: submit, answer when committed.
+            let answered = NIOLoopBoundBox([Int](), eventLoop: loop)
+            let all = loop.makePromise(of: [Int].self)
+            for n in 0..<10 {
+                committer.submit([try! Self.hit(n)]) { result in
+                    #expect((try? result.get()) != nil)
+                    #expect(loop.inEventLoop, "answered on the request's own loop")
+                    answered.value.append(n)
+                    if answered.value.count == 10 { all.succeed(answered.value) }
+                }
+                #expect(answered.value.isEmpty, "nothing is committed while the pass is still reading requests")
+            }
+            return all.futureResult
+        }.flatMap { $0 }.get()
+        #expect(answers == Array(0..<10))
+        #expect(sink.counts.withLock { $0.transactions } == 1, "ten requests of one pass, one transaction")
+        #expect(try buffer.oldest(limit: 100).count == 10)
     }
 
     @Test("A failed write answers its submitters with the error and is reported until a write succeeds; hits that do not fit are refused whole")

@@ -163,6 +163,21 @@ struct HitTests {
         }
     }
 
+    @Test("A part is found in a text where the standard library finds it, for ASCII and multi-byte text")
+    func containsText() {
+        let texts = ["", "/", "/images/search?q=1", "/imgres", "/maps/place/Köln", "日本語のページ", "aaab", "/search/", "ab"]
+        let parts = ["", "/", "/images", "/images/search", "ö", "Köln", "語の", "aab", "/search/", "abc", "b"]
+        for text in texts {
+            for part in parts {
+                let expected = part.isEmpty || text.utf8.count >= part.utf8.count
+                    && text.utf8.indices.contains { text.utf8[$0...].starts(with: part.utf8) }
+                #expect(TextCleaning.contains(text, part) == expected, "\(text) contains \(part)")
+            }
+        }
+        #expect(TextCleaning.contains("/imgres?imgurl=x", "/imgres"))
+        #expect(!TextCleaning.contains("/img", "/imgres"))
+    }
+
     @Test("The policy digest is SHA-256 of the canonical text")
     func digest() {
         // FIPS 180-2 test vector.

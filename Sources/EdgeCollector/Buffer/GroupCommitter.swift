@@ -1,5 +1,6 @@
 import TrackingInput
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -91,7 +92,14 @@ public final class GroupCommitter: Service, Sendable {
         }
         if let refused { return completion(.failure(refused)) }
         if lead {
-            commitRounds()
+            // On an event loop, the commit waits for the end of the loop's current pass over its ready
+            // connections: every request read in that pass joins this transaction, rather than the first
+            // committing alone while the others queue for the next (docs/performance.md).
+            if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+                loop.execute { self.commitRounds() }
+            } else {
+                commitRounds()
+            }
         } else if !durable {
             wake.yield()
             completion(.success(()))

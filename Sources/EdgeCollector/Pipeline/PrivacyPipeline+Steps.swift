@@ -3,9 +3,12 @@ import Foundation
 import TallyCore
 
 extension PrivacyPipeline {
-    /// 1. Parse and validate; unknown `idsite` is rejected as `unknown_site`.
-    func parse(_ s: inout State) throws(RequestRejection) -> Decision {
-        var (fields, site) = try TrackingFields.parse(s.request.parameters, config: config, now: s.request.receivedAt)
+    /// 1. Parse and validate; unknown `idsite` is rejected as `unknown_site`. Makes the state the other
+    /// steps work on.
+    func parse(_ request: IncomingRequest, tracing: Bool) throws(RequestRejection) -> (State, Decision) {
+        var request = request
+        var (fields, site) = try TrackingFields.parse(request.parameters, config: config, now: request.receivedAt)
+        var page: WebAddress?
         if let url = fields.url {
             // A page address Tally cannot read (relative, not http) cannot be scrubbed, so it is not kept;
             // the hit is, as Matomo keeps it.
@@ -16,37 +19,36 @@ extension PrivacyPipeline {
                     fields.searchCategory = search.category
                     address = search.page
                 }
-                s.page = address
-                s.pageHost = address.host
+                page = address
             } else {
                 fields.url = nil
                 fields.repairs.note(.unusableValue)
             }
         }
-        if let address = fields.overrideIP { s.request.clientIP = address }
-        s.fields = fields
-        s.site = sites[site.id]
-        s.hit = Hit(siteID: fields.siteID, kind: fields.kind, timestamp: fields.timestamp)
-        s.hit.newVisit = fields.newVisit
-        s.hit.pageviewID = fields.pageviewID
-        s.hit.localTime = fields.localTime
-        s.hit.resolution = fields.resolution
-        s.hit.goalID = fields.goalID
-        s.hit.revenue = fields.revenue
-        s.hit.eventValue = fields.eventValue
-        s.hit.searchCount = fields.searchCount
-        s.hit.subtotal = fields.subtotal
-        s.hit.tax = fields.tax
-        s.hit.shipping = fields.shipping
-        s.hit.discount = fields.discount
-        s.hit.productPrice = fields.productPrice
-        s.hit.language = Self.primaryLanguage(fields.language ?? s.request.acceptLanguage)
-        return s.pass("site \(site.id), \(fields.kind)")
+        if let address = fields.overrideIP { request.clientIP = address }
+        var hit = Hit(siteID: fields.siteID, kind: fields.kind, timestamp: fields.timestamp)
+        hit.newVisit = fields.newVisit
+        hit.pageviewID = fields.pageviewID
+        hit.localTime = fields.localTime
+        hit.resolution = fields.resolution
+        hit.goalID = fields.goalID
+        hit.revenue = fields.revenue
+        hit.eventValue = fields.eventValue
+        hit.searchCount = fields.searchCount
+        hit.subtotal = fields.subtotal
+        hit.tax = fields.tax
+        hit.shipping = fields.shipping
+        hit.discount = fields.discount
+        hit.productPrice = fields.productPrice
+        hit.language = Self.primaryLanguage(fields.language ?? request.acceptLanguage)
+        // TrackingFields.parse found the site in the configuration, so its runtime exists.
+        let state = State(request: request, fields: fields, site: sites[site.id]!, hit: hit, page: page, tracing: tracing)
+        return (state, state.pass("site \(site.id), \(fields.kind)"))
     }
 
     /// 2. With `exclude_unknown_urls`, the page's host must be one of the site's domains.
     func siteChecks(_ s: inout State) -> Decision {
-        let site = s.site!.site
+        let site = s.site.site
         guard site.excludeUnknownURLs else { return s.pass("site tracks pages on any host") }
         guard let host = s.pageHost else { return s.pass("no page URL to check") }
         guard site.allows(host: host) else { return s.drop(.domainNotAllowed, "host \(host) is not one of \(site.domains)") }
@@ -186,7 +188,7 @@ extension PrivacyPipeline {
     /// 10. URL scrubbing: fragments, denied (or not allowed) query parameters, campaign parameters taken
     /// out, e-mail addresses and the policy's patterns redacted in URLs, titles and free-text fields.
     func urlScrubbing(_ s: inout State) -> Decision {
-        let scrubber = s.site!.scrubber
+        let scrubber = s.site.scrubber
         let f = s.f
         var removed = 0
         if let page = s.page {
@@ -231,7 +233,7 @@ extension PrivacyPipeline {
 
     /// 11. Referrer: reduced per the policy's `referrer` mode and classified.
     func referrer(_ s: inout State) -> Decision {
-        let runtime = s.site!
+        let runtime = s.site
         let result = runtime.referrers.classify(referrer: s.f.referrer, campaign: s.campaign, site: runtime.site, pageHost: s.pageHost)
         s.hit.referrerType = result.type
         s.hit.referrerName = result.name

@@ -76,33 +76,29 @@ public struct PrivacyPipeline: Sendable {
     /// Runs one request through every step. Throws a `RequestRejection` for invalid input or an unknown
     /// site (nothing is stored); returns a drop or the record to store otherwise.
     public func process(_ request: IncomingRequest, trace tracing: Bool = false) throws(RequestRejection) -> Result {
-        var state = State(request: request, tracing: tracing)
-        var trace: [TraceEntry] = []
-        for step in Self.steps {
-            let decision: Decision
-            do {
-                decision = try run(step, &state)
-            } catch {
-                if tracing { trace.append(TraceEntry(step: step, decision: .drop(error.dropReason, error.reason))) }
-                throw error
-            }
+        // Parsing makes the state every later step reads: the fields and the site are fixed from here on.
+        var (state, parsed) = try parse(request, tracing: tracing)
+        var trace: [TraceEntry] = tracing ? [TraceEntry(step: .parse, decision: parsed)] : []
+        for step in Self.steps.dropFirst() {
+            let decision = try run(step, &state)
             if tracing { trace.append(TraceEntry(step: step, decision: decision)) }
             if case let .drop(reason, _) = decision {
                 return Result(
-                    outcome: .drop(reason), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest,
-                    repairs: state.fields?.repairs ?? [])
+                    outcome: .drop(reason), trace: trace, sendImage: state.fields.sendImage, policyDigest: state.site.digest,
+                    repairs: state.fields.repairs)
             }
         }
         // Inputs were cleaned where they entered (QueryParameters, TrackingFields); central holds every
         // record to the same rules again on arrival, whatever wrote it.
         return Result(
-            outcome: .store(state.hit), trace: trace, sendImage: state.fields?.sendImage ?? true, policyDigest: state.site?.digest,
-            repairs: state.fields?.repairs ?? [])
+            outcome: .store(state.hit), trace: trace, sendImage: state.fields.sendImage, policyDigest: state.site.digest,
+            repairs: state.fields.repairs)
     }
 
+    /// The steps after `parse`, which `process` runs first because it makes the state.
     private func run(_ step: Step, _ s: inout State) throws(RequestRejection) -> Decision {
         switch step {
-        case .parse: try parse(&s)
+        case .parse: preconditionFailure("parse makes the state and runs before the other steps")
         case .siteChecks: siteChecks(&s)
         case .exclusions: exclusions(&s)
         case .optOut: optOut(&s)
@@ -120,19 +116,20 @@ public struct PrivacyPipeline: Sendable {
 }
 
 extension PrivacyPipeline {
-    /// The request-scoped working state: the sensitive request, its parsed fields, and the record under
-    /// construction. Only `hit` can leave the pipeline.
+    /// The request-scoped working state: the sensitive request, its parsed fields and site, and the record
+    /// under construction. Only `hit` can leave the pipeline. Fields and site are stored, not optional,
+    /// so a step reads one field in place instead of copying the whole value to unwrap it.
     struct State {
         var request: IncomingRequest
-        var fields: TrackingFields?
-        var site: SiteRuntime?
-        var hit = Hit(siteID: 0, kind: .pageview, timestamp: 0)
+        let fields: TrackingFields
+        let site: SiteRuntime
+        var hit: Hit
         /// Set by DNT/GPC or missing consent under `count_only`.
         var aggregateOnly = false
         var aggregateOnlyBecause: String?
         /// The page URL as parsed once in `parse`, and its host.
-        var page: WebAddress?
-        var pageHost: String?
+        let page: WebAddress?
+        var pageHost: String? { page?.host }
         /// The user agent's summary, computed once in `exclusions` (bot detection) and reused.
         var userAgent: UserAgentSummary?
         var campaign = Campaign()
@@ -141,23 +138,18 @@ extension PrivacyPipeline {
         /// Whether the steps' notes are wanted (`tally-edge explain`).
         let tracing: Bool
 
-        init(request: IncomingRequest, tracing: Bool) {
-            self.request = request
-            self.tracing = tracing
-        }
-
         /// A step's decision. The note is written only when tracing: on the request path it would be text
         /// built for every hit and thrown away.
         func pass(_ note: @autoclosure () -> String) -> Decision { .pass(tracing ? note() : "") }
         func drop(_ reason: DropReason, _ note: @autoclosure () -> String) -> Decision { .drop(reason, tracing ? note() : "") }
 
-        /// Forced unwraps are safe after `parse`, which sets both or throws.
-        var f: TrackingFields { fields! }
-        var policy: PrivacyPolicy { site!.site.policy }
+        var f: TrackingFields { fields }
+        var policy: PrivacyPolicy { site.site.policy }
     }
 
     /// A site's policy with its compiled parts (scrubbing patterns, referrer rules) and digest, built once.
-    struct SiteRuntime: Sendable {
+    /// A class: every request's state refers to its site's, and copying a reference is one retain.
+    final class SiteRuntime: Sendable {
         let site: SiteConfig
         let scrubber: URLScrubber
         let referrers: ReferrerClassifier

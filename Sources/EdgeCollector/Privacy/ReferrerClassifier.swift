@@ -61,8 +61,9 @@ public struct ReferrerClassifier: Sendable {
 
     /// The app id of an `android-app://id/…` referrer (how Android reports a visit sent by an app).
     static func androidApp(_ referrer: String) -> String? {
-        let scheme = "android-app://"
-        guard referrer.count > scheme.count, referrer.prefix(scheme.count).lowercased() == scheme else { return nil }
+        let scheme = "android-app://".utf8
+        // Bytewise and without case: every referrer passes here.
+        guard referrer.utf8.count > scheme.count, zip(referrer.utf8, scheme).allSatisfy({ ASCII.lowercased($0) == $1 }) else { return nil }
         let app = referrer.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" && $0 != "#" }.lowercased()
         guard !app.isEmpty, app.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }) else { return nil }
         return app

@@ -1,4 +1,5 @@
 import Foundation
+import TallyCore
 
 /// Which referrer hosts are search engines, social networks, webmail and known sites: Snowplow's referer
 /// database (Debian's `ruby-referer-parser` installs it, as `referers.yml` and the same data as
@@ -90,14 +91,15 @@ public struct ReferrerDatabase: Sendable {
     public func lookup(host: String, path: String) -> Source? {
         let path = path.isEmpty ? "/" : path
         func check(_ domain: Substring) -> Source? {
-            byDomain[String(domain)]?.first { path.contains($0.path) }?.source
+            byDomain[String(domain)]?.first { TextCleaning.contains(path, $0.path) }?.source
         }
         let host = host.lowercased()
         if let source = check(host.hasPrefix("www.") ? host.dropFirst(4) : Substring(host)) { return source }
-        var labels = host.split(separator: ".")
-        while labels.count > 2 {
-            labels.removeFirst()
-            if let source = check(Substring(labels.joined(separator: "."))) { return source }
+        // The parent domains, each the text after a dot, while they keep at least two labels.
+        var dots = host.utf8.indices.filter { host.utf8[$0] == UInt8(ascii: ".") }
+        while dots.count > 1 {
+            let parent = host[host.utf8.index(after: dots.removeFirst())...]
+            if let source = check(parent) { return source }
         }
         return nil
     }
