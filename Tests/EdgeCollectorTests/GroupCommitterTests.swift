@@ -137,6 +137,19 @@ struct GroupCommitterTests {
         #expect(try buffer.oldest(limit: 100).count == 10)
     }
 
+    @Test("A drop count rides along with the next transaction of hits: it is in the buffer when that hit's submitter hears back")
+    func dropsRideAlong() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("buffer.sqlite")
+        let sink = CountingSink(buffer: try HitBuffer.open(path: path))
+        let committer = GroupCommitter(sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"))
+        committer.countDrop(.bot)
+        committer.countDrop(.optOut)
+        try await committer.submit([try Self.hit(1)])
+        #expect(try BufferStatus.read(bufferAt: path, now: Date()).drops == [.bot: 1, .optOut: 1])
+        #expect(sink.counts.withLock { $0.transactions } == 1, "the counts took no transaction of their own")
+    }
+
     @Test("A failed write answers its submitters with the error and is reported until a write succeeds; hits that do not fit are refused whole")
     func failuresAndSpace() async throws {
         let directory = try TemporaryDirectory()

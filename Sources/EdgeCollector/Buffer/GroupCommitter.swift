@@ -1,5 +1,6 @@
 import TrackingInput
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -96,7 +97,7 @@ public final class GroupCommitter: Service, Sendable {
             // connections: every request read in that pass joins this transaction, rather than the first
             // committing alone while the others queue for the next (docs/performance.md).
             if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-                loop.execute { self.commitRounds() }
+                loop.execute { self.commitPasses(on: loop) }
             } else {
                 commitRounds()
             }
@@ -107,8 +108,21 @@ public final class GroupCommitter: Service, Sendable {
         // Durable and a transaction under way: its writer takes these hits in its next round.
     }
 
-    /// Commits what is pending on the calling thread, round after round while more arrives; after
-    /// `leaderRounds` the writer loop takes over what is left.
+    /// Commits what is pending on the event loop, one transaction after each pass of the loop over its
+    /// connections, while more arrives: between two transactions the loop reads its own requests, which
+    /// join the next one. Lets the role go when nothing is pending.
+    private func commitPasses(on loop: any EventLoop) {
+        let batch = take()
+        commit(batch, write: { try sink.append(batch.hits, drops: batch.drops) })
+        let more = state.withLock { state in
+            if state.pending.isEmpty { state.committing = false }
+            return state.committing
+        }
+        if more { loop.execute { self.commitPasses(on: loop) } }
+    }
+
+    /// Commits what is pending on the calling thread (not an event loop), round after round while more
+    /// arrives; after `leaderRounds` the writer loop takes over what is left.
     private func commitRounds() {
         for round in 1...Self.leaderRounds {
             let batch = take()
@@ -147,19 +161,31 @@ public final class GroupCommitter: Service, Sendable {
     /// Why hits cannot be written now, if the last write failed.
     public var writeFailure: String? { state.withLock { $0.writeFailure } }
 
-    /// Counts a dropped request; persisted with the next transaction.
+    /// Counts a dropped request. The count rides along with the next transaction of hits; without
+    /// hits, the writer loop commits it within `dropFlushInterval`. Nothing waits for it, so it does not
+    /// start a transaction (and a sync) of its own: under traffic that would be one per dropped request.
     public func countDrop(_ reason: DropReason) {
-        let accepted = state.withLock { state in
-            guard !state.closed else { return false }
+        state.withLock { state in
+            guard !state.closed else { return }
             state.pending.drops[reason, default: 0] += 1
-            return true
         }
-        if accepted { wake.yield() }
     }
 
+    /// How long a drop count may wait for a transaction of hits before the writer loop commits it alone.
+    static let dropFlushInterval = Duration.seconds(1)
+
     public func run() async throws {
-        for await _ in wakeups.cancelOnGracefulShutdown() {
-            await commitUntilEmpty()
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { [wake] in
+                // Drop counts left without a transaction of hits to ride along with.
+                while (try? await Task.sleep(for: Self.dropFlushInterval)) != nil {
+                    wake.yield()
+                }
+            }
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                await commitUntilEmpty()
+            }
+            tasks.cancelAll()
         }
         state.withLock { $0.closed = true }
         await commitUntilEmpty(waitingForOthers: true)
