@@ -15,16 +15,20 @@ struct EdgeRequest: Sendable {
     var method: HTTPMethod { head.method }
     var uri: String { head.uri }
 
-    /// The path of the request target, without its query.
+    /// The path of the request target, without its query. (`?` is found among the bytes: a search by
+    /// `Character` would break the whole target into grapheme clusters on every request.)
     var path: Substring {
         let uri = head.uri
-        return uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
+        return uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? uri[...]
     }
 
-    /// The query of the request target (after `?`), empty when there is none.
-    var query: Substring {
-        let uri = head.uri
-        return uri.firstIndex(of: "?").map { uri[uri.index(after: $0)...] } ?? ""
+    /// The bytes of the request target's query (after `?`), empty when there is none.
+    var query: [UInt8] {
+        var uri = head.uri
+        return uri.withUTF8 { bytes in
+            guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else { return [] }
+            return Array(bytes[(mark + 1)...])
+        }
     }
 
     /// The value of a header, repeated fields joined as HTTP reads them (RFC 9110 §5.3).

@@ -16,7 +16,7 @@ struct SiteInfoController: Sendable {
     func api(_ request: EdgeRequest) -> EdgeResponse {
         var parameters: QueryParameters
         do throws(RequestRejection) {
-            parameters = try QueryParameters.parse(Array(request.query.utf8), limits: limits)
+            parameters = try QueryParameters.parse(request.query, limits: limits)
             if request.method == .POST {
                 parameters.merge(under: try QueryParameters.parse(try request.collectedBody(limit: limits.maxBodyBytes), limits: limits))
             }

@@ -6,12 +6,22 @@ import TrackingInput
 
 /// The collection endpoints: Matomo's `/matomo.php` and `/piwik.php` (single and bulk), and Tally's JSON
 /// beacon `/api/event`. Every request is bounded (URL, body, parameters, UTF-8) before it is parsed.
-struct TrackingController: Sendable {
+/// A class: every request's closures capture it, and capturing a reference is one retain where a
+/// copy of the value retained each of its parts.
+final class TrackingController: Sendable {
     let ingest: TrackingIngest
     let limits: RequestLimits
     let resolver: ClientAddressResolver
     let clock: any TallyClock
     let sites: [SiteConfig]
+
+    init(ingest: TrackingIngest, limits: RequestLimits, resolver: ClientAddressResolver, clock: any TallyClock, sites: [SiteConfig]) {
+        self.ingest = ingest
+        self.limits = limits
+        self.resolver = resolver
+        self.clock = clock
+        self.sites = sites
+    }
 
     /// Matomo's 1×1 transparent GIF, byte for byte (core/Tracker/Response.php, `$trans_gif_64`).
     static let transparentGIF: [UInt8] = Array(Data(base64Encoded: "R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==") ?? Data())
@@ -47,7 +57,7 @@ struct TrackingController: Sendable {
 
     func matomo(_ request: EdgeRequest, respond: @escaping EdgeResponder) {
         handle(request, respond) { peer, respond throws(RequestRejection) in
-            var parameters = try QueryParameters.parse(Array(request.query.utf8), limits: limits)
+            var parameters = try QueryParameters.parse(request.query, limits: limits)
             if request.method == .POST {
                 let body = try request.collectedBody(limit: limits.maxBodyBytes)
                 if body.isEmpty, parameters.isEmpty { return respond(Self.introduction(request)) }
@@ -59,8 +69,9 @@ struct TrackingController: Sendable {
             } else if parameters.isEmpty {
                 return respond(Self.introduction(request))
             }
+            let retryAfter = ingest.retryAfterSeconds
             ingest.track(incoming(request, peer: peer, parameters: parameters)) { outcome in
-                respond(Self.answer(outcome, request: request, retryAfter: ingest.retryAfterSeconds))
+                respond(Self.answer(outcome, request: request, retryAfter: retryAfter))
             }
         }
     }
