@@ -1,6 +1,7 @@
 import TrackingInput
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import TallyCore
 
@@ -167,10 +168,24 @@ public struct HitBuffer: HitSink {
     private static func insert(_ hits: [BufferedHit], drops: [DropReason: Int], receivedAt now: Int64, _ db: Database) throws {
         let insert = try db.cachedStatement(
             sql: "INSERT INTO hits (received_at, site_id, policy_digest, payload) VALUES (?, ?, ?, ?)")
+        // The values are bound straight to SQLite's statement, without an array of boxed values per row;
+        // text and payload are bound in place (SQLITE_STATIC) and the statement is reset before they go.
+        let statement = insert.sqliteStatement
         for hit in hits {
-            // Four values for four placeholders: GRDB's argument check is skipped.
-            insert.setUncheckedArguments([now, hit.siteID, hit.policyDigest.hex, hit.payload])
-            try insert.execute()
+            let code = hit.policyDigest.hex.withCString { digest in
+                hit.payload.withUnsafeBytes { payload -> CInt in
+                    sqlite3_bind_int64(statement, 1, now)
+                    sqlite3_bind_int64(statement, 2, Int64(hit.siteID))
+                    sqlite3_bind_text(statement, 3, digest, -1, nil)
+                    // A payload is never empty (it is a JSON object); an empty blob would bind as NULL.
+                    sqlite3_bind_blob(statement, 4, payload.baseAddress, CInt(payload.count), nil)
+                    defer { sqlite3_reset(statement); sqlite3_clear_bindings(statement) }
+                    return sqlite3_step(statement)
+                }
+            }
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
         }
         let count = try db.cachedStatement(sql: """
             INSERT INTO drop_counts (reason, count) VALUES (?, ?)
