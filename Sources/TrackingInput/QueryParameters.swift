@@ -70,7 +70,7 @@ public struct QueryParameters: Sendable, Equatable {
     /// without building the whole dictionary on the request path.
     public func parameters(withNamePrefix prefix: String) -> [(name: String, value: String)] {
         var found: [(name: String, value: String)] = []
-        for pair in pairs where pair.name.hasPrefix(prefix) {
+        for pair in pairs where pair.name.utf8.starts(with: prefix.utf8) {
             if let index = found.firstIndex(where: { $0.name == pair.name }) { found[index].value = pair.value } else { found.append((pair.name, pair.value)) }
         }
         return found

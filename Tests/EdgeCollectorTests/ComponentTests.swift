@@ -32,6 +32,22 @@ struct ComponentTests {
         #expect(IPAddress("300.1.1.1") == nil)
     }
 
+    @Test("Addresses parse with brackets and zones, and header values lose HTTP's blanks (spaces and tabs) at both ends only")
+    func addressesAndBlanks() {
+        #expect(IPAddress("[2001:db8::1]") == IPAddress("2001:db8::1"))
+        #expect(IPAddress("fe80::1%eth0") == IPAddress("fe80::1"))
+        #expect(IPAddress("::ffff:192.0.2.7") == IPAddress("192.0.2.7"))
+        #expect(IPAddress("[192.0.2.7") == nil && IPAddress("") == nil)
+        let samples = ["", " ", "\t \t", "203.0.113.5", " \t203.0.113.5 \t", "a b", "\u{00A0}x\u{00A0}", " é\u{301} ", "日本 ", "\t\u{3000}\t"]
+        for text in samples {
+            // Reference: the bytes between the first and the last byte that is neither a space nor a tab.
+            let bytes = Array(text.utf8)
+            let kept = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 }.map { first in bytes[first...(bytes.lastIndex { $0 != 0x20 && $0 != 0x09 }!)] } ?? []
+            #expect(Array(text.trimmingBlanks().utf8) == Array(kept), "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+            #expect(Array(text[...].trimmingBlanks().utf8) == Array(kept))
+        }
+    }
+
     @Test("Query parameters: + and escapes decode, repeated names keep the last value")
     func query() throws {
         let p = try QueryParameters.parse(Array("a=1+2&b=%C3%A9t%C3%A9&a=3&flag".utf8), limits: RequestLimits())

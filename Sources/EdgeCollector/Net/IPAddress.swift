@@ -16,9 +16,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses dotted IPv4 or textual IPv6 (RFC 4291 §2.2). IPv4-mapped IPv6 (`::ffff:a.b.c.d`), which
     /// dual-stack sockets report, becomes the IPv4 address so masking and CIDR rules apply as written.
     public init?(_ text: some StringProtocol) {
+        // Bytewise: this runs for every request's client address.
         var text = String(text)
-        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
-        if let zone = text.firstIndex(of: "%") { text = String(text[..<zone]) }
+        if text.utf8.first == UInt8(ascii: "["), text.utf8.last == UInt8(ascii: "]") { text = String(text.dropFirst().dropLast()) }
+        if let zone = text.utf8.firstIndex(of: UInt8(ascii: "%")) { text = String(text[..<zone]) }
         guard !text.isEmpty, text.utf8.count <= 45 else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
