@@ -35,6 +35,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
+        // The edge's allocator: its request path allocates and frees on two event loops and a writer,
+        // where jemalloc's per-thread caches cost less than the C library's arenas (docs/performance.md).
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
         .systemLibrary(
             name: "CMaxMindDB",
             pkgConfig: "libmaxminddb",
@@ -142,6 +149,7 @@ let package = Package(
         .executableTarget(
             name: "tally-edge",
             dependencies: [
+                "CJemalloc",
                 "EdgeCollector",
                 "TallyCore",
                 "TrackingInput",

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config
   libmaxminddb-dev          # GeoIP reader (CMaxMindDB)
+  libjemalloc-dev           # tally-edge's allocator (CJemalloc)
   libsqlite3-dev            # buffer and store, through GRDB
   libssl-dev                # TLS
   libcurl4-openssl-dev      # shipping over mutual TLS and SMTP (CCurl)

@@ -13,6 +13,7 @@ struct Run: AsyncParsableCommand {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { label in DeferredMetadataLogHandler(label: label, level: level) }
         let logger = Logger(label: "tally-edge")
+        logger.debug("Memory allocator: \(Allocator.description)")
         let components: EdgeComponents
         do {
             components = try EdgeComponents(config: config, logger: logger)

@@ -168,6 +168,7 @@ struct EdgeCrashTests {
             return status.output.contains("unknown_site           2")
         }, watching: [sandbox.dataDir], limit: .seconds(600))
         #expect(counted, "both unknown-site drops counted: \(status.output)")
+        #expect(edge.log.contains("Memory allocator: jemalloc"), "tally-edge allocates with jemalloc")
         #expect(status.status == 0)
         #expect(status.output.contains("Buffered hits:   6"))
 
