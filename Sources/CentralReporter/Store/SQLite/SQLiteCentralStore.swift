@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import GRDBSQLite
 import TallyCore
 
 /// The embedded store, `<data_dir>/central.sqlite`: received batches, their hits, the aggregates, tokens,
@@ -258,15 +259,20 @@ public struct SQLiteCentralStore: CentralStore {
                     """,
                 arguments: [header.edgeID, header.stream, header.sequence, receivedAt.millisecondsSince1970, header.createdAt,
                             hits.count, header.policyDigest, contentSHA256])
-            let insert = try db.cachedStatement(sql: Self.insertHit)
-            let batchValues = [
-                header.edgeID.databaseValue, header.stream.databaseValue, header.sequence.databaseValue, header.policyDigest.databaseValue,
-            ]
+            let insert = try db.cachedStatement(sql: Self.insertHit).sqliteStatement
+            // The batch's four values stay bound from row to row (a reset keeps bindings); each hit's
+            // values are bound over the rest, straight from its fields.
+            var batch = SQLiteBinder(statement: insert, index: 1)
+            batch.text(header.edgeID); batch.text(header.stream); batch.integer(header.sequence); batch.text(header.policyDigest)
+            defer { sqlite3_reset(insert); sqlite3_clear_bindings(insert) }
             for hit in hits {
-                // The values are built from the record's own typed fields, one per placeholder, so GRDB's
-                // argument check is skipped.
-                insert.setUncheckedArguments(StatementArguments(batchValues + hit.columnDatabaseValues))
-                try insert.execute()
+                var row = SQLiteBinder(statement: insert, index: batch.index)
+                hit.writeColumns(to: &row)
+                let code = sqlite3_step(insert)
+                sqlite3_reset(insert)
+                guard code == SQLITE_DONE else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
                 if hit.kind == .ecommerceOrder, let order = hit.orderID {
                     try db.cachedStatement(sql: "INSERT OR IGNORE INTO orders (site_id, order_id, ts) VALUES (?, ?, ?)")
                         .execute(arguments: [hit.siteID, order, hit.timestamp])
