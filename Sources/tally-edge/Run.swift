@@ -13,13 +13,14 @@ struct Run: AsyncParsableCommand {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { label in DeferredMetadataLogHandler(label: label, level: level) }
         let logger = Logger(label: "tally-edge")
-        logger.debug("Memory allocator: \(Allocator.description)")
         let components: EdgeComponents
         do {
             components = try EdgeComponents(config: config, logger: logger)
         } catch {
             fail(error)
         }
+        // After the configuration and databases are in: a start-up that fails says one line only.
+        logger.debug("Memory allocator: \(Allocator.description)")
         let app = buildEdgeApplication(components: components, logger: logger)
         try await app.runService()
         logger.notice("tally-edge stopped; pending hits committed")
