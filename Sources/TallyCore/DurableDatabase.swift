@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// The SQLite files that hold what Tally has acknowledged (the edge's buffer, central's store): WAL, so
 /// readers never block the writer, and `synchronous = FULL`, so every commit reaches the disk before
@@ -20,5 +21,17 @@ public enum DurableDatabase {
             throw DatabaseError(message: "SQLite kept synchronous = \(level.map(String.init) ?? "unknown") instead of FULL (2)")
         }
         return pool
+    }
+}
+
+extension Database {
+    /// Runs a statement whose parameters were bound directly through SQLite (the bulk inserts, which
+    /// skip GRDB's boxed arguments), resets it for the next row, and throws SQLite's error if it failed.
+    public func stepBound(_ statement: SQLiteStatement) throws {
+        let code = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)))
+        }
     }
 }

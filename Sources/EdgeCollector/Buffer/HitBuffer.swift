@@ -171,20 +171,17 @@ public struct HitBuffer: HitSink {
         // The values are bound straight to SQLite's statement, without an array of boxed values per row;
         // text and payload are bound in place (SQLITE_STATIC) and the statement is reset before they go.
         let statement = insert.sqliteStatement
+        defer { sqlite3_clear_bindings(statement) }
         for hit in hits {
-            let code = hit.policyDigest.hex.withCString { digest in
-                hit.payload.withUnsafeBytes { payload -> CInt in
+            try hit.policyDigest.hex.withCString { digest in
+                try hit.payload.withUnsafeBytes { payload in
                     sqlite3_bind_int64(statement, 1, now)
                     sqlite3_bind_int64(statement, 2, Int64(hit.siteID))
                     sqlite3_bind_text(statement, 3, digest, -1, nil)
                     // A payload is never empty (it is a JSON object); an empty blob would bind as NULL.
                     sqlite3_bind_blob(statement, 4, payload.baseAddress, CInt(payload.count), nil)
-                    defer { sqlite3_reset(statement); sqlite3_clear_bindings(statement) }
-                    return sqlite3_step(statement)
+                    try db.stepBound(statement)
                 }
-            }
-            guard code == SQLITE_DONE else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
         }
         let count = try db.cachedStatement(sql: """

@@ -75,7 +75,7 @@ extension PrivacyPipeline {
         if summary.isBot {
             // `bots=1` is Matomo's "track this even though it looks like a bot": never dropped, and
             // still labelled a bot so it stays out of the human counts.
-            if s.f.countAsBot {
+            if s.fields.countAsBot {
                 s.isBot = true
                 return s.pass("bot traffic, tracked because of bots=1, counted separately")
             }
@@ -118,7 +118,7 @@ extension PrivacyPipeline {
     func consent(_ s: inout State) -> Decision {
         let policy = s.policy
         guard policy.consent == .required else { return s.pass("consent not required") }
-        let given = s.f.consentGiven || s.request.cookies["tally_consent"] == "1" || s.request.cookies["mtm_consent"] != nil
+        let given = s.fields.consentGiven || s.request.cookies["tally_consent"] == "1" || s.request.cookies["mtm_consent"] != nil
         guard !given else { return s.pass("consent given") }
         switch policy.withoutConsent {
         case .drop: return s.drop(.noConsent, "no consent signal, without_consent = \"drop\"")
@@ -134,7 +134,7 @@ extension PrivacyPipeline {
         let policy = s.policy
         let precision = s.aggregateOnly ? min(policy.geo, .country) : policy.geo
         guard precision != .none else { return s.pass("geo = \"none\"") }
-        if let given = s.f.overrideLocation?.limited(to: precision) {
+        if let given = s.fields.overrideLocation?.limited(to: precision) {
             s.hit.country = given.country
             s.hit.region = given.region
             s.hit.city = given.city
@@ -171,13 +171,13 @@ extension PrivacyPipeline {
     func visitorID(_ s: inout State) throws(RequestRejection) -> Decision {
         let policy = s.policy
         guard !s.aggregateOnly else { return s.pass("aggregate-only record: no visitor id") }
-        if policy.trustClientVisitorID, let id = s.f.clientVisitorID {
+        if policy.trustClientVisitorID, let id = s.fields.clientVisitorID {
             s.hit.visitorID = id
             return s.pass("client visitor id trusted by policy")
         }
         do {
             s.hit.visitorID = try visitors.visitorID(
-                siteID: s.f.siteID, address: s.request.clientIP, userAgent: s.request.userAgent,
+                siteID: s.fields.siteID, address: s.request.clientIP, userAgent: s.request.userAgent,
                 rotation: policy.saltRotation, at: s.request.receivedAt)
         } catch {
             throw RequestRejection(status: 503, "The edge cannot use its salt state now; retry later.", dropReason: .invalidRequest)
@@ -189,7 +189,7 @@ extension PrivacyPipeline {
     /// out, e-mail addresses and the policy's patterns redacted in URLs, titles and free-text fields.
     func urlScrubbing(_ s: inout State) -> Decision {
         let scrubber = s.site.scrubber
-        let f = s.f
+        let f = s.fields
         var removed = 0
         if let page = s.page {
             let result = scrubber.scrub(page)
@@ -234,7 +234,7 @@ extension PrivacyPipeline {
     /// 11. Referrer: reduced per the policy's `referrer` mode and classified.
     func referrer(_ s: inout State) -> Decision {
         let runtime = s.site
-        let result = runtime.referrers.classify(referrer: s.f.referrer, campaign: s.campaign, site: runtime.site, pageHost: s.pageHost)
+        let result = runtime.referrers.classify(referrer: s.fields.referrer, campaign: s.campaign, site: runtime.site, pageHost: s.pageHost)
         s.hit.referrerType = result.type
         s.hit.referrerName = result.name
         s.hit.referrerURL = result.url
@@ -250,12 +250,12 @@ extension PrivacyPipeline {
 
     /// 12. User id: dropped, hashed with the site's key, or kept, per `user_id`.
     func userID(_ s: inout State) -> Decision {
-        guard let raw = s.f.userID else { return s.pass("no user id") }
+        guard let raw = s.fields.userID else { return s.pass("no user id") }
         guard !s.aggregateOnly else { return s.pass("aggregate-only record: user id dropped") }
         switch s.policy.userID {
         case .drop: return s.pass("user id dropped")
         case .hash:
-            s.hit.userID = userIDs.hash(userID: raw, siteID: s.f.siteID)
+            s.hit.userID = userIDs.hash(userID: raw, siteID: s.fields.siteID)
             return s.pass("user id hashed with the site's key")
         case .keep:
             s.hit.userID = raw

@@ -143,7 +143,6 @@ extension PrivacyPipeline {
         func pass(_ note: @autoclosure () -> String) -> Decision { .pass(tracing ? note() : "") }
         func drop(_ reason: DropReason, _ note: @autoclosure () -> String) -> Decision { .drop(reason, tracing ? note() : "") }
 
-        var f: TrackingFields { fields }
         var policy: PrivacyPolicy { site.site.policy }
     }
 

@@ -268,11 +268,7 @@ public struct SQLiteCentralStore: CentralStore {
             for hit in hits {
                 var row = SQLiteBinder(statement: insert, index: batch.index)
                 hit.writeColumns(to: &row)
-                let code = sqlite3_step(insert)
-                sqlite3_reset(insert)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                }
+                try db.stepBound(insert)
                 if hit.kind == .ecommerceOrder, let order = hit.orderID {
                     try db.cachedStatement(sql: "INSERT OR IGNORE INTO orders (site_id, order_id, ts) VALUES (?, ?, ?)")
                         .execute(arguments: [hit.siteID, order, hit.timestamp])
