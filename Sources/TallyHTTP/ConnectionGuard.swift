@@ -92,6 +92,11 @@ extension HTTPPart: GuardedResponsePart where HeadT == HTTPResponseHead, BodyT =
     public var isEnd: Bool { if case .end = self { true } else { false } }
 }
 
+/// The edge writes each answer whole, as one buffer of HTTP bytes.
+extension ByteBuffer: GuardedResponsePart {
+    public var isEnd: Bool { true }
+}
+
 /// The per-connection handler enforcing `ListenerLimits`, placed after HTTP decoding, so it sees request
 /// heads, bodies and ends, and responses going out. A connection that misses a deadline is closed;
 /// nothing is answered to a client that never finished asking.
@@ -114,7 +119,8 @@ public final class ConnectionGuard<Request: GuardedRequestPart, Response: Guarde
     private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
-    private var isResponding = false
+    /// Requests received whole and not yet answered (more than one when the client pipelines).
+    private var unanswered = 0
 
     public init(limits: ListenerLimits, connections: ClientConnections) {
         self.limits = limits
@@ -141,22 +147,21 @@ public final class ConnectionGuard<Request: GuardedRequestPart, Response: Guarde
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data).partKind {
         case .head:
-            isResponding = false
             arm(context, seconds: limits.bodyTimeoutSeconds)
         case .body:
             break
         case .end:
-            isResponding = true
+            unanswered += 1
             deadline = nil
         }
         context.fireChannelRead(data)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if isResponding, unwrapOutboundIn(data).isEnd {
-            // The response is complete: the connection may wait for the next request, but not forever.
-            isResponding = false
-            arm(context, seconds: limits.idleTimeoutSeconds)
+        if unanswered > 0, unwrapOutboundIn(data).isEnd {
+            unanswered -= 1
+            // Every request is answered: the connection may wait for the next one, but not forever.
+            if unanswered == 0 { arm(context, seconds: limits.idleTimeoutSeconds) }
         }
         context.write(data, promise: promise)
     }

@@ -397,7 +397,7 @@ struct RobustnessTests {
         deinit { close(fd) }
     }
 
-    @Test("The edge's listener: 404, 405 with Allow, pipelined requests answered in order, Connection: close, HTTP/1.0, a malformed request 400")
+    @Test("The edge's listener: 404, 405 with Allow, pipelined requests answered in order, Connection: close, HTTP/1.0, HEAD, a malformed request 400")
     func listenerSemantics() async throws {
         let sandbox = try await ShippingSandbox()
         defer { sandbox.remove() }
@@ -427,6 +427,20 @@ struct RobustnessTests {
         garbage.send("NOT HTTP AT ALL\r\n\r\n")
         let refused = garbage.receiveUntilClosed()
         #expect(refused.hasPrefix("HTTP/1.1 400"), "\(refused)")
+
+        // Three requests and a malformed one in one write: the three answered in order (the HEAD answer
+        // without its body), then the connection closes; the decoder gave up behind them, so no 400.
+        let burst = try RawConnection(port: edge.port)
+        burst.send(
+            "GET /matomo.php?idsite=1&rec=1&send_image=0&url=https%3A%2F%2Fexample.com%2Fone HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fexample.com%2Ftwo HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "NOT HTTP AT ALL\r\n\r\n")
+        let answers = burst.receiveUntilClosed()
+        // The GIF's bytes run straight into the next status line, so answers are found by their start.
+        let answered = answers.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+        #expect(answered == ["204", "200", "404"], "\(answers)")
+        #expect(answers.hasSuffix("\r\n\r\n") && answers.contains("image/gif"), "\(answers)")
         await Self.stop(edge)
     }
 

@@ -12,9 +12,8 @@ import TallyHTTP
 /// written there when the hit is committed. Nothing hops between event loops and tasks per request,
 /// which on two cores doubled what a server that does nothing can answer (docs/performance.md).
 ///
-/// Each connection: NIO's HTTP/1 decoder and encoder with pipelining assistance (one request at a time,
-/// answers in order) and its protocol-error handler (400 and close), the `ConnectionGuard` (deadlines,
-/// per-client cap), then `EdgeHTTPHandler`. On graceful shutdown the listener stops accepting, lets
+/// Each connection: NIO's HTTP/1 request decoder, the `ConnectionGuard` (deadlines, per-client cap), then
+/// `EdgeHTTPHandler`, which answers in order and writes each answer as one buffer of HTTP bytes. On graceful shutdown the listener stops accepting, lets
 /// every open connection finish the request it is in, and returns once all are closed, so everything
 /// acknowledged was handed to the committer before it stops.
 public struct EdgeHTTPServer: Service, CustomStringConvertible {
@@ -47,14 +46,7 @@ public struct EdgeHTTPServer: Service, CustomStringConvertible {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-                        decoderLimits.maxHeaderFieldSize = 80 * 1024
-                        decoderLimits.maxHeaderListSize = 80 * 1024
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true,
-                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
-                        try channel.pipeline.syncOperations.addHandler(
-                            ConnectionGuard<HTTPServerRequestPart, HTTPServerResponsePart>(limits: limits, connections: connections))
+                        try Self.addHTTPHandlers(to: channel, limits: limits, connections: connections)
                         try channel.pipeline.syncOperations.addHandler(EdgeHTTPHandler(routes: routes, maxBodyBytes: maxBodyBytes))
                     }
                 }
@@ -73,13 +65,36 @@ public struct EdgeHTTPServer: Service, CustomStringConvertible {
         if !Task.isShuttingDownGracefully { quiesce.initiateShutdown(promise: closed) }
         try await closed.futureResult.get()
     }
+
+    /// What every connection of the listener has before the handler that answers: NIO's HTTP/1 request
+    /// decoder (a header field, and all of them together, up to 80 KiB; larger is answered 400) and the
+    /// `ConnectionGuard`. Answers go out as whole buffers of HTTP bytes. Public for `tally-bench bare`,
+    /// which measures this stack alone.
+    public static func addHTTPHandlers(to channel: any Channel, limits: ListenerLimits, connections: ClientConnections) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = 80 * 1024
+        decoderLimits.maxHeaderListSize = 80 * 1024
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
+        try channel.pipeline.syncOperations.addHandler(ConnectionGuard<HTTPServerRequestPart, ByteBuffer>(limits: limits, connections: connections))
+    }
 }
 
-/// One connection's requests: the head and body gathered (the body up to the limit, beyond it read and
-/// dropped so the answer can be 413), the route called, its answer written in order on the event loop.
-final class EdgeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// One connection's requests, answered in order. The head and body are gathered (the body up to the
+/// limit, beyond it read and dropped so the answer can be 413), the route is called, and its answer is
+/// written on the event loop as one buffer of HTTP/1.x bytes.
+///
+/// What NIO's server helpers did per request in four handlers is done here in one place, because each
+/// handler a response passes through costs time on every hit (docs/performance.md):
+/// - Pipelining: a request that arrives whole while another is being answered waits its turn, and the
+///   connection is not read further until it has had it, so answers leave in the order asked.
+/// - A request the decoder cannot parse is answered 400 and the connection closed; behind requests that
+///   are still being answered, the connection closes after their answers instead.
+/// - On graceful shutdown an idle connection closes at once, a busy one after answering what it received.
+final class EdgeHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let routes: EdgeRoutes
     private let maxBodyBytes: Int
@@ -88,6 +103,15 @@ final class EdgeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body: ByteBuffer?
     private var bodyTooLarge = false
     private var date = HTTPDate()
+    /// A request is with its route and its answer not yet written.
+    private var answering = false
+    /// Requests received whole while another was being answered.
+    private var waiting = CircularBuffer<EdgeRequest>()
+    /// A read asked for while requests were waiting, to be done once they have been answered.
+    private var readHeld = false
+    /// The connection closes once every request received is answered (shutdown, or a malformed request
+    /// behind them).
+    private var closeWhenAnswered = false
 
     init(routes: EdgeRoutes, maxBodyBytes: Int) {
         self.routes = routes
@@ -119,43 +143,113 @@ final class EdgeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = nil
             let request = EdgeRequest(head: requestHead, body: body, bodyTooLarge: bodyTooLarge, peer: peer)
             body = nil
-            let loop = context.eventLoop
-            let bound = NIOLoopBound((self, context), eventLoop: loop)
-            routes.handle(request) { response in
-                if loop.inEventLoop {
+            guard !closeWhenAnswered else { return }
+            if answering || !waiting.isEmpty {
+                waiting.append(request)
+            } else {
+                answer(request, context: context)
+            }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.isEmpty { context.read() } else { readHeld = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
+            context.close(promise: nil)
+            return
+        }
+        // The decoder gives up on the connection: what it read before is answered, then it closes.
+        if answering {
+            closeWhenAnswered = true
+        } else {
+            context.writeAndFlush(wrapOutboundOut(Self.badRequest), promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        if answering || head != nil {
+            closeWhenAnswered = true
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    private static let badRequest = ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+
+    private func answer(_ request: EdgeRequest, context: ChannelHandlerContext) {
+        answering = true
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        routes.handle(request) { response in
+            if loop.inEventLoop {
+                let (handler, context) = bound.value
+                handler.write(response, for: request.head, context: context)
+            } else {
+                loop.execute {
                     let (handler, context) = bound.value
-                    handler.write(response, for: requestHead, context: context)
-                } else {
-                    loop.execute {
-                        let (handler, context) = bound.value
-                        handler.write(response, for: requestHead, context: context)
-                    }
+                    handler.write(response, for: request.head, context: context)
                 }
             }
         }
     }
 
     private func write(_ response: EdgeResponse, for request: HTTPRequestHead, context: ChannelHandlerContext) {
+        answering = false
         guard context.channel.isActive else { return }
-        var headers = response.headers
-        headers.add(name: "Content-Length", value: String(response.body?.readableBytes ?? 0))
-        headers.add(name: "Date", value: date.now())
-        let keepAlive = request.isKeepAlive
-        if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if request.version.major == 1, request.version.minor == 0 {
-            headers.add(name: "Connection", value: "keep-alive")
-        }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
-        if let body = response.body, body.readableBytes > 0, request.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
-        if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        } else {
+        let close = !request.isKeepAlive || (closeWhenAnswered && waiting.isEmpty)
+        var bytes = context.channel.allocator.buffer(capacity: 256 + (response.body?.readableBytes ?? 0))
+        response.encode(into: &bytes, for: request, date: date.now(), close: close)
+        if close {
+            waiting.removeAll()
             let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
+            return
         }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        if let next = waiting.popFirst() {
+            answer(next, context: context)
+        } else if readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+}
+
+extension EdgeResponse {
+    /// The answer as HTTP/1.x bytes: the status line in the request's version, the headers with
+    /// `Content-Length` and `Date` (and `Connection` where it differs from the version's default), then
+    /// the body unless the request was `HEAD`. A header whose name or value holds CR, LF or NUL is left
+    /// out rather than let it split the answer.
+    func encode(into bytes: inout ByteBuffer, for request: HTTPRequestHead, date: String, close: Bool) {
+        let version = request.version
+        bytes.writeStaticString("HTTP/")
+        bytes.writeString("\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n")
+        for (name, value) in headers where Self.isSafe(name) && Self.isSafe(value) {
+            bytes.writeString(name)
+            bytes.writeStaticString(": ")
+            bytes.writeString(value)
+            bytes.writeStaticString("\r\n")
+        }
+        bytes.writeStaticString("Content-Length: ")
+        bytes.writeString(String(body?.readableBytes ?? 0))
+        bytes.writeStaticString("\r\nDate: ")
+        bytes.writeString(date)
+        if close {
+            bytes.writeStaticString("\r\nConnection: close")
+        } else if version.major == 1, version.minor == 0 {
+            bytes.writeStaticString("\r\nConnection: keep-alive")
+        }
+        bytes.writeStaticString("\r\n\r\n")
+        if let body, request.method != .HEAD { bytes.writeImmutableBuffer(body) }
+    }
+
+    private static func isSafe(_ text: String) -> Bool {
+        !text.utf8.contains { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }
     }
 }
 
