@@ -65,6 +65,26 @@ struct GroupCommitterTests {
         #expect(try buffer.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") } == "wal")
     }
 
+    @Test("A write that fails part-way stores none of its hits, and the next write goes through")
+    func failedWriteStoresNothing() throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        // SQLite refuses the third hit of the write, after two were inserted in its transaction.
+        try buffer.writer.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse BEFORE INSERT ON hits WHEN (SELECT count(*) FROM hits) >= 2
+                BEGIN SELECT RAISE(ABORT, 'refused'); END
+                """)
+        }
+        #expect(throws: DatabaseError.self) { try buffer.append([Self.hit(1), Self.hit(2), Self.hit(3)], drops: [.bot: 1]) }
+        #expect(try buffer.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hits") } == 0)
+        #expect(try buffer.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM drop_counts") } == 0)
+        #expect(buffer.storedCount == 0)
+        try buffer.append([Self.hit(4), Self.hit(5)], drops: [.bot: 1])
+        #expect(try buffer.oldest(limit: 10).map(\.hit.url) == ["https://example.com/4", "https://example.com/5"])
+        #expect(buffer.storedCount == 2)
+    }
+
     @Test("Durable: a hit is in the buffer file when its submitter hears back; hits sent during a transaction share the next one")
     func groupCommit() async throws {
         let directory = try TemporaryDirectory()

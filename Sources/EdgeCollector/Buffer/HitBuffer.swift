@@ -155,13 +155,13 @@ public struct HitBuffer: HitSink {
 
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
         let now = clock.now().millisecondsSince1970
-        try writer.write { db in try Self.insert(hits, drops: drops, receivedAt: now, db) }
+        try writer.writeWithoutTransaction { db in try db.inPreparedTransaction { try Self.insert(hits, drops: drops, receivedAt: now, db) } }
         counted(hits)
     }
 
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws {
         let now = clock.now().millisecondsSince1970
-        try await writer.write { db in try Self.insert(hits, drops: drops, receivedAt: now, db) }
+        try await writer.writeWithoutTransaction { db in try db.inPreparedTransaction { try Self.insert(hits, drops: drops, receivedAt: now, db) } }
         counted(hits)
     }
 
