@@ -30,7 +30,9 @@ public struct EdgeComponents: Sendable {
         pipeline = try PrivacyPipeline(
             config: config, geo: geo, visitors: VisitorHasher(salts: salts),
             userIDs: try UserIDHasher.load(path: config.userIDKeyFile))
-        committer = GroupCommitter(sink: buffer, maxBytes: config.buffer.maxBufferBytes, ack: config.buffer.ack, logger: logger)
+        committer = GroupCommitter(
+            sink: buffer, maxBytes: config.buffer.maxBufferBytes, ack: config.buffer.ack,
+            commitDelay: .milliseconds(Int64(config.buffer.commitDelayMilliseconds)), logger: logger)
         metrics = EdgeMetrics()
         ingest = TrackingIngest(
             pipeline: pipeline, committer: committer, metrics: metrics,

@@ -12,6 +12,7 @@ struct ConfigTests {
         #expect(config.globalPolicy == PrivacyPolicy())
         #expect(config.sites.map(\.id) == [1])
         #expect(config.buffer.ack == .durable)
+        #expect(config.buffer.commitDelayMilliseconds == BufferSettings().commitDelayMilliseconds)
     }
 
     @Test("Per-site overrides change only their keys")
@@ -45,6 +46,7 @@ struct ConfigTests {
         Bad(toml: base + site + "[sites.privacy]\ngeo = \"street\"", message: "sites[0].privacy.geo = \"street\" is not valid"),
         Bad(toml: base + site + "\n[[sites]]\nid = 1", message: "sites[1].id = 1 is not valid: expected a site id not used by another site"),
         Bad(toml: base + "[buffer]\nack = \"later\"" + site, message: "buffer.ack = \"later\" is not valid"),
+        Bad(toml: base + "[buffer]\ncommit_delay_ms = 500" + site, message: "buffer.commit_delay_ms = 500 is not valid: expected a whole number from 0 to 100"),
         Bad(toml: base + "[shipping]\ncentral_url = \"http://c\"" + site, message: "shipping.central_url = \"http://c\" is not valid: expected an https:// URL"),
         Bad(toml: base + "edge_id = \"x\"", message: "is not valid TOML"),
         Bad(toml: "edge_id = \"has space\"\ndata_dir = \"/x\"" + site, message: "edge_id = \"has space\" is not valid"),

@@ -157,6 +157,42 @@ struct GroupCommitterTests {
         #expect(try buffer.oldest(limit: 100).count == 10)
     }
 
+    @Test("Durable, on an event loop, with a commit delay: requests of later passes join the waiting transaction")
+    func commitDelayGathersPasses() async throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let sink = CountingSink(buffer: buffer)
+        // The delayed commits are held here, so the test decides when the delay is over.
+        let held = Mutex<[@Sendable () -> Void]>([])
+        let committer = GroupCommitter(
+            sink: sink, maxBytes: 1 << 30, ack: .durable, commitDelay: .milliseconds(2), logger: Logger(label: "test"),
+            schedule: { _, delay, commit in
+                #expect(delay == .milliseconds(2))
+                held.withLock { $0.append(commit) }
+            })
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let answered = Mutex<[Int]>([])
+        let all = loop.makePromise(of: [Int].self)
+        let submit: @Sendable (Int) -> Void = { n in
+            committer.submit([try! Self.hit(n)]) { result in
+                #expect((try? result.get()) != nil)
+                let sofar = answered.withLock { $0.append(n); return $0 }
+                if sofar.count == 3 { all.succeed(sofar) }
+            }
+        }
+        // Three passes of the loop: the first starts the transaction, which then waits out the delay.
+        try await loop.submit { submit(0) }.get()
+        try await loop.submit { submit(1) }.get()
+        try await loop.submit { submit(2) }.get()
+        #expect(answered.withLock { $0 }.isEmpty, "nothing is committed before the delay is over")
+        #expect(held.withLock { $0.count } == 1, "one commit waits")
+        guard let commit = held.withLock({ $0.popLast() }) else { return }
+        loop.execute(commit)
+        #expect(try await all.futureResult.get() == [0, 1, 2])
+        #expect(sink.counts.withLock { $0.transactions } == 1, "three passes, one transaction")
+        #expect(try buffer.oldest(limit: 100).count == 3)
+    }
+
     @Test("A drop count rides along with the next transaction of hits: it is in the buffer when that hit's submitter hears back")
     func dropsRideAlong() async throws {
         let directory = try TemporaryDirectory()

@@ -47,6 +47,7 @@ extension EdgeConfig {
             if let v = try reader.choice("ack", as: BufferSettings.AckMode.self) { buffer.ack = v }
             if let v = try reader.int("max_buffer_bytes", in: 1024...Int(Int64.max)) { buffer.maxBufferBytes = v }
             if let v = try reader.int("retry_after_seconds", in: 1...86_400) { buffer.retryAfterSeconds = v }
+            if let v = try reader.int("commit_delay_ms", in: 0...100) { buffer.commitDelayMilliseconds = v }
             try reader.rejectUnknownKeys()
         }
 
