@@ -3,8 +3,8 @@
 # nginx answering `return 204`, both driven by wrk with the same Matomo pageview mix (matomo-mix.lua),
 # alternately, several times. Prints requests/s at full load, p50/p99 latency at half of Tally's maximum
 # rate, tally-edge's resident memory idle and at its peak under load, and each server's CPU time per request
-# at full load. The edge's HTTP stack with nothing behind it (`tally-bench bare`: SwiftNIO's HTTP/1 server
-# set up as the edge sets it up, answering 204) runs in the same rounds: the ceiling of the stack.
+# at full load. The edge's HTTP stack with nothing behind it (`tally-bench bare`: the edge listener's
+# connection handlers, answering 204) runs in the same rounds: the ceiling of the stack.
 #   scripts/bench/edge.sh [RUNS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
