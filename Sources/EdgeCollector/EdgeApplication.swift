@@ -101,14 +101,7 @@ public func buildEdgeApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> EdgeApplication {
     let config = components.config
-    let routes = EdgeRoutes(
-        tracking: TrackingController(
-            ingest: components.ingest, limits: config.limits,
-            resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock, sites: config.sites),
-        siteInfo: SiteInfoController(sites: config.sites, limits: config.limits),
-        operations: OperationsController(
-            buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
-            stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock))
+    let routes = EdgeRoutes(components: components, clock: clock)
     // Trusted proxies carry many visitors' connections: the per-client cap does not apply to them.
     let proxies = config.trustedProxies
     let connections = ClientConnections(limit: config.listener.maxConnectionsPerClient) { client in
@@ -147,5 +140,20 @@ extension EdgeConfig {
         if FileManager.default.fileExists(atPath: userIDKeyFile), let problem = SecretFile.problem(userIDKeyFile) {
             throw EdgeError.keyFile(path: userIDKeyFile, reason: problem)
         }
+    }
+}
+
+extension EdgeRoutes {
+    /// The listener's routes over the edge's components.
+    init(components: EdgeComponents, clock: any TallyClock) {
+        let config = components.config
+        self.init(
+            tracking: TrackingController(
+                ingest: components.ingest, limits: config.limits,
+                resolver: ClientAddressResolver(trustedProxies: config.trustedProxies), clock: clock, sites: config.sites),
+            siteInfo: SiteInfoController(sites: config.sites, limits: config.limits),
+            operations: OperationsController(
+                buffer: components.buffer, committer: components.committer, maxBufferBytes: config.buffer.maxBufferBytes,
+                stallAfterSeconds: config.shipping?.stallAfterSeconds, metrics: components.metrics, clock: clock))
     }
 }

@@ -109,8 +109,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var waiting = CircularBuffer<EdgeRequest>()
     /// A read asked for while requests were waiting, to be done once they have been answered.
     private var readHeld = false
-    /// The connection closes once every request received is answered (shutdown, or a malformed request
-    /// behind them).
+    /// The connection closes once every request received is answered, the one being received included
+    /// (shutdown, or a malformed request behind them); nothing more is read.
     private var closeWhenAnswered = false
 
     init(routes: EdgeRoutes, maxBodyBytes: Int) {
@@ -143,7 +143,6 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             head = nil
             let request = EdgeRequest(head: requestHead, body: body, bodyTooLarge: bodyTooLarge, peer: peer)
             body = nil
-            guard !closeWhenAnswered else { return }
             if answering || !waiting.isEmpty {
                 waiting.append(request)
             } else {
@@ -152,8 +151,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Reads wait while requests wait, and stop once the connection is to close.
     func read(context: ChannelHandlerContext) {
-        if waiting.isEmpty { context.read() } else { readHeld = true }
+        if waiting.isEmpty, !closeWhenAnswered { context.read() } else { readHeld = true }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
