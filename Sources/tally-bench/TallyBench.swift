@@ -7,6 +7,6 @@ struct TallyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally-bench",
         abstract: "Synthetic workloads for Tally's benchmarks.",
-        subcommands: [Generate.self, Batches.self, Post.self, Bare.self, Pipeline.self, Detect.self]
+        subcommands: [Generate.self, Batches.self, Post.self, Bare.self, Pipeline.self, Detect.self, Steadiness.self]
     )
 }

@@ -246,4 +246,55 @@ struct GroupCommitterTests {
         #expect(try HitBuffer.open(path: path).oldest(limit: 100).count == 20)
         #expect(try BufferStatus.read(bufferAt: path, now: Date()).drops[.bot] == 2)
     }
+
+    @Test("Each event loop commits the requests it read in a transaction of its own and answers them itself; the space limit counts every loop's pending hits")
+    func oneLanePerLoop() async throws {
+        let directory = try TemporaryDirectory()
+        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let sink = CountingSink(buffer: buffer)
+        let one = try Self.hit(0)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        // The delayed commits are held here, with the loop each was scheduled on.
+        let held = Mutex<[(loop: ObjectIdentifier, commit: @Sendable () -> Void)]>([])
+        let committer = GroupCommitter(
+            sink: sink, maxBytes: one.payload.count * 5, ack: .durable, commitDelay: .milliseconds(2), loops: loops,
+            logger: Logger(label: "test"),
+            schedule: { loop, _, commit in held.withLock { $0.append((ObjectIdentifier(loop), commit)) } })
+        let answered = Mutex<[(hit: Int, onItsLoop: Bool)]>([])
+        let results = Mutex<[Int: Result<Void, any Error>]>([:])
+        func submit(_ n: Int, on loop: any EventLoop) async throws {
+            try await loop.submit {
+                committer.submit([try! Self.hit(n)]) { result in
+                    results.withLock { $0[n] = result }
+                    if case .success = result { answered.withLock { $0.append((n, loop.inEventLoop)) } }
+                }
+            }.get()
+        }
+        try await submit(0, on: loops[0])
+        try await submit(1, on: loops[0])
+        try await submit(2, on: loops[1])
+        try await submit(3, on: loops[1])
+        // Four hits wait (two per loop); the limit is five, so of two more only one is admitted, whichever
+        // loop reads it.
+        try await submit(4, on: loops[1])
+        try await submit(5, on: loops[0])
+        #expect(results.withLock { $0[5].map { if case .failure(GroupCommitter.Failure.bufferFull) = $0 { true } else { false } } } == true,
+                "the hits pending on the other loop count against the space limit")
+        #expect(held.withLock { $0.map(\.loop) } == [ObjectIdentifier(loops[0]), ObjectIdentifier(loops[1])],
+                "each loop schedules its own commit")
+
+        let first = try #require(held.withLock { $0.first?.commit })
+        try await loops[0].submit(first).get()
+        #expect(answered.withLock { $0.map(\.hit) } == [0, 1], "the first loop's commit holds only its own requests")
+        #expect(sink.counts.withLock { $0.transactions } == 1)
+
+        let second = try #require(held.withLock { $0.last?.commit })
+        try await loops[1].submit(second).get()
+        #expect(answered.withLock { $0.map(\.hit) } == [0, 1, 2, 3, 4])
+        #expect(answered.withLock { $0.allSatisfy(\.onItsLoop) }, "every answer is given on the loop that read the request")
+        #expect(sink.counts.withLock { $0.transactions } == 2)
+        #expect(buffer.storedCount == 5)
+        try await group.shutdownGracefully()
+    }
 }

@@ -2,9 +2,12 @@
 # Edge ingest: tally-edge (full privacy pipeline, a GeoIP database of 50,000 networks, durable ack) against
 # nginx answering `return 204`, both driven by wrk with the same Matomo pageview mix (matomo-mix.lua),
 # alternately, several times. Prints requests/s at full load, p50/p99 latency at half of Tally's maximum
-# rate, tally-edge's resident memory idle and at its peak under load, and each server's CPU time per request
-# at full load. The edge's HTTP stack with nothing behind it (`tally-bench bare`: the edge listener's
-# connection handlers, answering 204) runs in the same rounds: the ceiling of the stack.
+# rate (and, from the edge's own histogram, how long it took to handle those requests once read), tally-edge's
+# resident memory idle and at its peak under load, and each server's CPU time per request at full load.
+# The edge's HTTP stack with nothing behind it (`tally-bench bare`: the edge listener's connection
+# handlers, answering 204) runs in the same rounds: the ceiling of the stack. Before the servers start it
+# times a fixed piece of work (`tally-bench steadiness`): how steadily the machine runs, which every
+# latency tail measured on it inherits.
 #   scripts/bench/edge.sh [RUNS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,6 +30,8 @@ bin="$(swift build -c release --show-bin-path)"
 
 rm -rf "$work"
 mkdir -p "$work/edge" "$work/nginx"
+echo "Timing a fixed piece of work on the idle machine." >&2
+steadiness=$("$bin/tally-bench" steadiness --seconds 5)
 perl scripts/bench/make-bench-geoip.pl "$work/geo.mmdb"
 # 5,000 distinct user agents from device-detector's fixtures, sent Zipf-weighted (matomo-mix.lua).
 "$bin/tally-bench" detect --count 5000 --write "$work/user-agents.txt" --write-only
@@ -138,12 +143,15 @@ load_rss=$(peak_rss_mb "$edge_pid")
 
 # Half of Tally's maximum rate, offered to both on a fixed schedule.
 target=$(awk -v r="$tally_max" 'BEGIN { printf "%d", r / 2 }')
+metrics_url="http://127.0.0.1:$tally_port/metrics"
+python3 scripts/bench/handling-time.py snapshot "$metrics_url" > "$work/metrics-before-paced"
 n_p50=(); n_p99=(); n_rate=(); t_p50=(); t_p99=(); t_rate=()
 for run in $(seq "$runs"); do
     read -r rps p50 p99 _ < <(wrk_run "$nginx_port" "$connections" "$target"); n_rate+=("$rps"); n_p50+=("$p50"); n_p99+=("$p99")
     read -r rps p50 p99 bad < <(wrk_run "$tally_port" "$connections" "$target"); t_rate+=("$rps"); t_p50+=("$p50"); t_p99+=("$p99"); tally_bad=$((tally_bad + bad))
     echo "Run $run at half rate: nginx p99 ${n_p99[-1]} ms, tally-edge p99 ${t_p99[-1]} ms." >&2
 done
+handling=$(python3 scripts/bench/handling-time.py since "$work/metrics-before-paced" "$metrics_url")
 buffered=$("$bin/tally-edge" status -c "$work/edge.toml" | awk '/^Buffered hits:/ { print $3 }')
 read -r sync_p50 sync_p99 sync_max < <(python3 scripts/bench/fsync-latency.py "$work/edge")
 
@@ -164,6 +172,10 @@ Machine: $(machine)
 | Resident memory, peak under load, MB | $(peak_rss_mb "$nginx_pid") | $load_rss | |
 | Start-up to listening (detection databases loaded), ms | | $startup_ms | |
 
+The edge's own handling time of the paced requests (from the tracking controller to the answer, commit
+included; wrk's figures add the wait to be read and wrk's own scheduling): $handling.
+A fixed memory-bound piece of work, timed on the idle machine before the servers started (repetitions
+without a context switch): $steadiness.
 User agents: $(wc -l < "$work/user-agents.txt") distinct ones from device-detector's fixtures, Zipf-weighted.
 tally-edge answered $tally_bad requests with a status other than 2xx and holds $buffered hits in its buffer.
 The disk under the buffer, idle: fdatasync of an 8 KiB append p50 $sync_p50 ms, p99 $sync_p99 ms, max $sync_max ms.

@@ -41,9 +41,15 @@ public struct HitBuffer: HitSink {
     private let totals: Totals
     private let clock: any TallyClock
 
+    /// Atomics rather than a lock: every request reads `bytes` (for `max_buffer_bytes`) from whichever
+    /// event loop it arrived on, and a lock's acquisition writes to memory both loops share.
     final class Totals: Sendable {
-        let value: Mutex<(count: Int, bytes: Int)>
-        init(count: Int, bytes: Int) { value = Mutex((count, bytes)) }
+        let count: Atomic<Int>
+        let bytes: Atomic<Int>
+        init(count: Int, bytes: Int) {
+            self.count = Atomic(count)
+            self.bytes = Atomic(bytes)
+        }
     }
 
     public let path: String
@@ -150,8 +156,8 @@ public struct HitBuffer: HitSink {
         return migrator
     }
 
-    public var storedBytes: Int { totals.value.withLock { $0.bytes } }
-    public var storedCount: Int { totals.value.withLock { $0.count } }
+    public var storedBytes: Int { totals.bytes.load(ordering: .relaxed) }
+    public var storedCount: Int { totals.count.load(ordering: .relaxed) }
 
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
         let now = clock.now().millisecondsSince1970
@@ -193,12 +199,14 @@ public struct HitBuffer: HitSink {
 
     private func counted(_ hits: [BufferedHit]) {
         let bytes = hits.reduce(0) { $0 + $1.payload.count }
-        totals.value.withLock { $0 = ($0.count + hits.count, $0.bytes + bytes) }
+        totals.count.add(hits.count, ordering: .relaxed)
+        totals.bytes.add(bytes, ordering: .relaxed)
     }
 
     /// Lowers the in-memory totals after acknowledged hits were deleted.
     func released(count: Int, bytes: Int) {
-        totals.value.withLock { $0 = ($0.count - count, $0.bytes - bytes) }
+        totals.count.subtract(count, ordering: .relaxed)
+        totals.bytes.subtract(bytes, ordering: .relaxed)
     }
 
     /// The oldest hits first, for shipping and inspection.
@@ -210,7 +218,7 @@ public struct HitBuffer: HitSink {
     /// table scanned every row, which `/healthz` and `/metrics` did on each call.
     public func status(now: Date) throws -> BufferStatus {
         var status = try writer.read { db in try BufferStatus.read(db, now: now, counting: false) }
-        (status.depth, status.payloadBytes) = totals.value.withLock { ($0.count, $0.bytes) }
+        (status.depth, status.payloadBytes) = (storedCount, storedBytes)
         return status
     }
 }

@@ -29,8 +29,11 @@ public struct EdgeHTTPServer: Service, CustomStringConvertible {
     /// How the service lifecycle names it in its log (the default would print the whole configuration).
     public var description: String { "EdgeHTTPServer(\(host):\(port))" }
 
+    /// The event loops the listener serves its connections on (NIO's shared group, one per core).
+    static var eventLoops: MultiThreadedEventLoopGroup { .singleton }
+
     public func run() async throws {
-        let group = MultiThreadedEventLoopGroup.singleton
+        let group = Self.eventLoops
         let quiesce = ServerQuiescingHelper(group: group)
         let (routes, limits, connections, maxBodyBytes) = (routes, limits, connections, maxBodyBytes)
         let channel: any Channel
