@@ -80,10 +80,10 @@ public final class GroupCommitter: Service, Sendable {
     /// `init`, so finding a loop's lane takes no lock.
     private let sharedLane = Lane()
     private let loopLanes: [ObjectIdentifier: Lane]
+    private let lanes: [Lane]
     /// Payload bytes admitted on any lane and not yet committed (or failed): with the sink's total, what
     /// `max_buffer_bytes` limits.
     private let reservedBytes = Atomic<Int>(0)
-    private var lanes: [Lane] { [sharedLane] + loopLanes.values }
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -94,6 +94,7 @@ public final class GroupCommitter: Service, Sendable {
         schedule: @escaping Scheduler = { loop, delay, commit in loop.scheduleTask(in: delay, commit) }
     ) {
         loopLanes = Dictionary(loops.map { (ObjectIdentifier($0), Lane()) }, uniquingKeysWith: { first, _ in first })
+        lanes = [sharedLane] + loopLanes.values
         self.sink = sink
         self.maxBytes = maxBytes
         self.durable = ack == .durable
@@ -118,7 +119,7 @@ public final class GroupCommitter: Service, Sendable {
         guard !hits.isEmpty else { return completion(.success(())) }
         let bytes = hits.reduce(0) { $0 + $1.payload.count }
         let loop = MultiThreadedEventLoopGroup.currentEventLoop
-        let lane = loop.flatMap { loopLanes[ObjectIdentifier($0)] } ?? sharedLane
+        let lane = lane(of: loop)
         let (refused, lead): (Failure?, Bool) = lane.state.withLock { state in
             if let refusal = admit(&state, bytes: bytes) { return (refusal, false) }
             state.pending.hits.append(contentsOf: hits)
@@ -190,6 +191,11 @@ public final class GroupCommitter: Service, Sendable {
         }
     }
 
+    /// The lane of the calling thread's event loop, or the shared one.
+    private func lane(of loop: (any EventLoop)?) -> Lane {
+        loop.flatMap { loopLanes[ObjectIdentifier($0)] } ?? sharedLane
+    }
+
     /// Admits hits of `bytes` payload if the buffer's total, with what every lane holds pending or is
     /// writing, stays within `maxBytes`; their bytes stay reserved until their transaction ends.
     private func admit(_ state: inout State, bytes: Int) -> Failure? {
@@ -222,8 +228,7 @@ public final class GroupCommitter: Service, Sendable {
     /// hits, the writer loop commits it within `dropFlushInterval`. Nothing waits for it, so it does not
     /// start a transaction (and a sync) of its own: under traffic that would be one per dropped request.
     public func countDrop(_ reason: DropReason) {
-        let lane = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { loopLanes[ObjectIdentifier($0)] } ?? sharedLane
-        lane.state.withLock { state in
+        lane(of: MultiThreadedEventLoopGroup.currentEventLoop).state.withLock { state in
             guard !state.closed else { return }
             state.pending.drops[reason, default: 0] += 1
         }
