@@ -22,7 +22,6 @@ cleanup() {
   scripts/postgres-server.sh stop "$work/postgres"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 echo "== PostgreSQL 15 in $work/postgres (user tally-pg)"
 eval "$(scripts/postgres-server.sh start "$work/postgres")"
@@ -36,11 +35,13 @@ for edge in edge-1 edge-2; do
   edges+=$'\n'"[[edges]]"$'\n'"id = \"$edge\""$'\n'"public_key = \"$key\""$'\n'
 done
 
-proxy_port=$(free_port)
+# Seven distinct ports below the kernel's ephemeral range, so no connection made meanwhile takes one.
+mapfile -t ports < <(scripts/free-port.py 7)
+[ ${#ports[@]} = 7 ] || exit 1
+proxy_port=${ports[0]}
 declare -A ingest_port api_port
+ingest_port[a]=${ports[1]} api_port[a]=${ports[2]} ingest_port[b]=${ports[3]} api_port[b]=${ports[4]}
 for node in a b; do
-  ingest_port[$node]=$(free_port)
-  api_port[$node]=$(free_port)
   cat > "$work/central-$node.toml" <<TOML
 data_dir = "$work/central-$node"
 [ingest]
@@ -65,8 +66,8 @@ TOML
 done
 scripts/haproxy-config.sh "$proxy_port" "${ingest_port[a]}" "${ingest_port[b]}" > "$work/haproxy.cfg"
 declare -A edge_port
+edge_port[edge-1]=${ports[5]} edge_port[edge-2]=${ports[6]}
 for edge in edge-1 edge-2; do
-  edge_port[$edge]=$(free_port)
   cat > "$work/$edge.toml" <<TOML
 edge_id = "$edge"
 listen = "127.0.0.1:${edge_port[$edge]}"

@@ -43,8 +43,9 @@ case "$action" in
     [ "$(id -u)" = 0 ] && chown tally-pg "$dir/pwfile"
     as_server "$bin/initdb" --pgdata="$dir/data" --username=tally --pwfile="$dir/pwfile" --auth=scram-sha-256 \
       --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-    # A free port: the kernel picks one for a moment, the server takes it next.
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # A free port below the ephemeral range, so that no client connection takes it, now or while the
+    # server is halted before a resume.
+    port=$("$(dirname "$0")/free-port.py")
     echo "$port" > "$dir/port"
     start_server
     echo "export TALLY_TEST_POSTGRES_URL=postgresql://tally@127.0.0.1:$port/postgres"

@@ -2,6 +2,7 @@ import CentralReporter
 import Foundation
 import Logging
 import TallyCore
+import TallyTestSupport
 import Testing
 
 /// scripts/smtp-sink.py: a real aiosmtpd server on a loopback port that keeps every message as a file.
@@ -55,23 +56,6 @@ final class SMTPSink: @unchecked Sendable {
     }
 }
 
-/// A loopback port that was free a moment ago: the kernel picks one for a socket bound to port 0.
-func freeLoopbackPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// Moves when told to.
 final class MovableClock: TallyClock {
     let fixed: FixedClock
@@ -112,7 +96,7 @@ struct MailTests {
     static func setup(now: String, tls: String = "none", backend: StoreBackend = .sqlite) async throws -> Setup {
         let directory = NSTemporaryDirectory() + "tally-mail-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try freeLoopbackPort()
+        let port = try LoopbackPorts.reserve()
         let config = try Self.config(directory: directory, smtpPort: port, tls: tls, store: try await backend.storeTable())
         let clock = MovableClock(now)
         let components = try await CentralComponents(offlineConfig: config, clock: clock, logger: Logger(label: "mail-test"))
@@ -299,7 +283,7 @@ struct SMTPTLSTests {
     /// its certificate from scripts/dev-pki.sh, the password from a private file.
     func deliver(mode: String, scheme: String, security: SMTPSettings.Security, password: String) async throws -> Int {
         let sandbox = try await CentralSandbox()
-        let port = try freeLoopbackPort()
+        let port = try LoopbackPorts.reserve()
         let sink = SMTPSink(port: port, directory: sandbox.path + "/mail",
                             options: ["--\(mode)", sandbox.pki + "/central.crt", sandbox.pki + "/central.key", "--auth", "tally:correct horse"])
         try await sink.start()

@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import TallyCore
+import TallyTestSupport
 import Testing
 
 /// What only the PostgreSQL store has to show: several nodes on one database, partitions, and its failures.
@@ -180,7 +181,7 @@ struct PostgresStoreTests {
     @Test("An unreachable database stops start-up with one line naming it")
     func unreachable() async throws {
         var settings = try await Self.newDatabase()
-        settings.postgres?.port = try freeLoopbackPort()
+        settings.postgres?.port = try LoopbackPorts.reserve()
         settings.connectTimeoutSeconds = 2
         do {
             _ = try await Self.open(settings)

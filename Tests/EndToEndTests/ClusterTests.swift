@@ -32,9 +32,9 @@ struct ClusterSandbox {
         password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
         database = "tally_cluster_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         url = server + "/" + database
-        proxyPort = try freePort()
-        smtpPort = try freePort()
-        nodePorts = ["a": (try freePort(), try freePort()), "b": (try freePort(), try freePort())]
+        proxyPort = try LoopbackPorts.reserve()
+        smtpPort = try LoopbackPorts.reserve()
+        nodePorts = ["a": (try LoopbackPorts.reserve(), try LoopbackPorts.reserve()), "b": (try LoopbackPorts.reserve(), try LoopbackPorts.reserve())]
 
         let created = try await EdgeProcess.command(["PGPASSWORD=\(password)", "psql", serverURL, "-q", "-c", "CREATE DATABASE \(database)"], executable: "/usr/bin/env")
         guard created.status == 0 else { throw EdgeProcessError.exited(created.output) }

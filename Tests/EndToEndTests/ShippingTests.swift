@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import TallyCore
+import TallyTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -20,8 +21,8 @@ struct ShippingSandbox {
     init(edgeExtra: String = "", centralExtra: String = "", edgeTables: String = "", shippingExtra: String = "") async throws {
         path = NSTemporaryDirectory() + "tally-ship-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        port = try freePort()
-        apiPort = try freePort()
+        port = try LoopbackPorts.reserve()
+        apiPort = try LoopbackPorts.reserve()
         let pki = path + "/pki"
         let script = EdgeProcess.packageRoot.appendingPathComponent("scripts/dev-pki.sh").path
         let made = try await EdgeProcess.command([pki, "edge-1"], executable: script)
@@ -99,20 +100,6 @@ struct ShippingSandbox {
             try edgeDepth() == 0 && centralURLs().count >= count
         }
     }
-}
-
-/// A TCP port nothing listens on now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 @Suite("Edge to central, exactly once", .serialized)
