@@ -27,7 +27,7 @@ public struct BufferedHit: Sendable {
 /// Where accepted hits go. `HitBuffer` is the real one; tests may substitute another.
 public protocol HitSink: Sendable {
     /// Stores the hits and adds the drop counts in one transaction: all of it or nothing. The first blocks
-    /// the calling thread until the transaction is on the disk; the second suspends instead.
+    /// the calling thread until the transaction has committed; the second suspends instead.
     func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws
     func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws
     /// Payload bytes held now (what `max_buffer_bytes` limits).
@@ -38,8 +38,6 @@ public protocol HitSink: Sendable {
 /// drops by reason. It holds undelivered data, so its schema only ever moves forward by migrations.
 public struct HitBuffer: HitSink {
     let writer: any DatabaseWriter
-    /// Syncs the write-ahead log: every write is durable only once it has.
-    let log: LogSync
     private let totals: Totals
     private let clock: any TallyClock
 
@@ -56,12 +54,7 @@ public struct HitBuffer: HitSink {
 
     public let path: String
 
-    /// `syncFile` syncs the write-ahead log (`fdatasync`); tests substitute one they can hold.
     public static func open(path: String, clock: any TallyClock = SystemClock()) throws -> HitBuffer {
-        try open(path: path, clock: clock, syncFile: { fdatasync($0) })
-    }
-
-    static func open(path: String, clock: any TallyClock, syncFile: @escaping @Sendable (Int32) -> Int32) throws -> HitBuffer {
         var configuration = Configuration()
         // A busy timeout rather than failing at once: `tally-edge status` and the shipper read while
         // the edge writes.
@@ -77,16 +70,9 @@ public struct HitBuffer: HitSink {
         let pool: DatabasePool
         do {
             // WAL, and every commit synced: durable against power loss, not only process crashes; that
-            // is what `ack = "durable"` promises, and group commit spreads the sync over many hits. The
-            // migrations commit with the sync inside (FULL); after them the writer commits without it
-            // (NORMAL) and `LogSync` syncs the log on its own thread before anything depends on a commit.
+            // is what `ack = "durable"` promises, and group commit spreads the sync over many hits.
             pool = try DurableDatabase.openPool(path: path, configuration: configuration)
             try migrator.migrate(pool)
-            let level = try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                return try Int.fetchOne(db, sql: "PRAGMA synchronous")
-            }
-            guard level == 1 else { throw DatabaseError(message: "SQLite kept synchronous = \(level.map(String.init) ?? "unknown") instead of NORMAL (1)") }
         } catch {
             throw EdgeError.buffer(path: path, reason: "\(error)")
         }
@@ -94,7 +80,7 @@ public struct HitBuffer: HitSink {
             let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM hits")
             return (row?[0] as Int? ?? 0, row?[1] as Int? ?? 0)
         }
-        return HitBuffer(writer: pool, log: LogSync(logPath: path + "-wal", syncFile: syncFile), totals: Totals(count: count, bytes: bytes), clock: clock, path: path)
+        return HitBuffer(writer: pool, totals: Totals(count: count, bytes: bytes), clock: clock, path: path)
     }
 
     static var migrator: DatabaseMigrator {
@@ -173,27 +159,16 @@ public struct HitBuffer: HitSink {
     public var storedBytes: Int { totals.bytes.load(ordering: .relaxed) }
     public var storedCount: Int { totals.count.load(ordering: .relaxed) }
 
-    /// Stores the hits and drop counts in one transaction and returns once it is on the disk.
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
         let now = clock.now().millisecondsSince1970
         try writer.writeWithoutTransaction { db in try db.inPreparedTransaction { try Self.insert(hits, drops: drops, receivedAt: now, db) } }
         counted(hits)
-        try log.sync()
     }
 
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws {
         let now = clock.now().millisecondsSince1970
         try await writer.writeWithoutTransaction { db in try db.inPreparedTransaction { try Self.insert(hits, drops: drops, receivedAt: now, db) } }
         counted(hits)
-        try await log.synced()
-    }
-
-    /// One transaction of the shipping side, returned from once it is on the disk: a batch is sent to
-    /// central, and an acknowledged one forgotten, only after the write that records it is durable.
-    func durableWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let result = try await writer.write(updates)
-        try await log.synced()
-        return result
     }
 
     private static func insert(_ hits: [BufferedHit], drops: [DropReason: Int], receivedAt now: Int64, _ db: Database) throws {

@@ -65,7 +65,7 @@ extension HitBuffer {
         edgeID: String, maxHits: Int, key: Curve25519.Signing.PrivateKey, now: Date
     ) async throws -> (batch: OutboxBatch?, quarantined: [QuarantinedRecord]) {
         let keyBytes = key.rawRepresentation
-        let result = try await durableWrite { db -> (OutboxBatch?, [QuarantinedRecord], Int) in
+        let result = try await writer.write { db -> (OutboxBatch?, [QuarantinedRecord], Int) in
             guard let digest = try String.fetchOne(db, sql: "SELECT policy_digest FROM hits WHERE batch_sequence IS NULL ORDER BY id LIMIT 1") else {
                 return (nil, [], 0)
             }
@@ -117,7 +117,7 @@ extension HitBuffer {
 
     /// Central acknowledged the batch: delete it and its hits.
     public func acknowledge(sequence: Int64, now: Date) async throws {
-        let (count, bytes) = try await durableWrite { db -> (Int, Int) in
+        let (count, bytes) = try await writer.write { db -> (Int, Int) in
             let row = try Row.fetchOne(
                 db, sql: "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM hits WHERE batch_sequence = ?", arguments: [sequence])
             let count: Int = row?[0] ?? 0
@@ -135,7 +135,7 @@ extension HitBuffer {
 
     /// Central refused the batch for good: keep it and its hits, out of the way of later batches.
     public func quarantine(sequence: Int64, reason: String) async throws {
-        try await durableWrite { db in
+        try await writer.write { db in
             try db.execute(
                 sql: "UPDATE outbox SET state = 'quarantined', last_error = ? WHERE sequence = ?", arguments: [reason, sequence])
             try db.execute(sql: "UPDATE shipping_state SET failures = failures + 1 WHERE id = 1")
@@ -144,7 +144,7 @@ extension HitBuffer {
 
     /// A transient failure: count the attempt.
     public func recordFailure(sequence: Int64, reason: String) async throws {
-        try await durableWrite { db in
+        try await writer.write { db in
             try db.execute(
                 sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE sequence = ?", arguments: [reason, sequence])
             try db.execute(sql: "UPDATE shipping_state SET failures = failures + 1 WHERE id = 1")
