@@ -7,7 +7,7 @@ import Testing
 /// be able to take one before the daemon binds it.
 @Suite("Ports for the tests' servers")
 struct LoopbackPortsTests {
-    @Test("Each port is free, handed out once, and below the range the kernel gives client connections")
+    @Test("Each port is free, handed out once, from a block no other test run can claim, below the range the kernel gives client connections")
     func belowTheEphemeralRange() throws {
         let low = LoopbackPorts.ephemeralLow()
         let ports = try (0..<64).map { _ in try LoopbackPorts.reserve() }
@@ -15,7 +15,14 @@ struct LoopbackPortsTests {
         for port in ports {
             #expect(port >= 1_024 && port < low, "\(port) is not below the ephemeral range starting at \(low)")
         }
-        #expect(ports.allSatisfy(LoopbackPorts.isFree))
+        // Another test run on the machine cannot claim the blocks these came from: their lock files are
+        // held (a second open file's flock conflicts, as another process's would).
+        for block in Set(ports.map { LoopbackPorts.blockStart(of: $0) }) {
+            let descriptor = open(NSTemporaryDirectory() + "tally-test-ports-\(block).lock", O_RDWR | O_CLOEXEC)
+            #expect(descriptor >= 0)
+            #expect(flock(descriptor, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK, "block \(block) is not held")
+            close(descriptor)
+        }
 
         // The kernel's own choice for a client connection falls in the ephemeral range, where none of
         // these ports is, and holds that port against a listener even with SO_REUSEADDR.

@@ -9,30 +9,63 @@ import Synchronization
 /// the kernel may hand it to another test's client connection or port-0 listener before the server
 /// binds it; the server then fails to start and the test fails for nothing it tests. These ports come
 /// from just below that range (`net.ipv4.ip_local_port_range`), which the kernel never hands out by
-/// itself. Each is handed out once per test process, counting from an offset taken from the process id
-/// so that two test runs on one machine seldom meet, and only after a bind shows it free.
+/// itself. A test process takes them in blocks of `blockSize`, each claimed with a lock on a file
+/// (`flock`, released when the process ends), so two test runs on one machine never share a block;
+/// within its blocks a process hands each port out once, after a bind shows it free.
 public enum LoopbackPorts {
-    /// How many ports below the ephemeral range are used.
+    /// How many ports below the ephemeral range are used, and how many a claim takes at once.
     static let span = 8_000
-    private static let next = Mutex<Int?>(nil)
+    static let blockSize = 100
+
+    private struct Claim {
+        var first = 0
+        var next = 0
+        var end = 0
+        /// The descriptors holding this process's block locks, kept open for its life.
+        var locks: [Int32] = []
+    }
+
+    private static let claim = Mutex(Claim())
 
     public static func reserve() throws -> Int {
+        try claim.withLock { claim in
+            while true {
+                while claim.next < claim.end {
+                    let port = claim.next
+                    claim.next += 1
+                    if isFree(port) { return port }
+                }
+                try claimBlock(&claim)
+            }
+        }
+    }
+
+    /// Claims the next block no other process holds, starting from an offset taken from the process id.
+    private static func claimBlock(_ claim: inout Claim) throws {
         let low = ephemeralLow()
         let first = max(1_024, low - span)
-        let count = low - first
-        guard count > 0 else { throw POSIXError(.EADDRNOTAVAIL) }
-        return try next.withLock { cursor in
-            var offset = cursor ?? Int(getpid()) * 97 % count
-            for _ in 0..<count {
-                let port = first + offset
-                offset = (offset + 1) % count
-                if isFree(port) {
-                    cursor = offset
-                    return port
-                }
+        let blocks = (low - first) / blockSize
+        guard blocks > 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+        let start = claim.locks.isEmpty ? Int(getpid()) % blocks : (claim.first - first) / blockSize + 1
+        for step in 0..<blocks {
+            let blockFirst = first + (start + step) % blocks * blockSize
+            let path = NSTemporaryDirectory() + "tally-test-ports-\(blockFirst).lock"
+            let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { continue }
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+                claim.locks.append(descriptor)
+                (claim.first, claim.next, claim.end) = (blockFirst, blockFirst, blockFirst + blockSize)
+                return
             }
-            throw POSIXError(.EADDRINUSE)
+            close(descriptor)
         }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    /// The first port of the block that holds `port`.
+    public static func blockStart(of port: Int) -> Int {
+        let first = max(1_024, ephemeralLow() - span)
+        return first + (port - first) / blockSize * blockSize
     }
 
     /// The first port of the kernel's ephemeral range (32768 unless configured otherwise).
