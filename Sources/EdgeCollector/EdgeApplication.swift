@@ -32,7 +32,7 @@ public struct EdgeComponents: Sendable {
             userIDs: try UserIDHasher.load(path: config.userIDKeyFile))
         committer = GroupCommitter(
             sink: buffer, maxBytes: config.buffer.maxBufferBytes, ack: config.buffer.ack,
-            commitDelay: .milliseconds(Int64(config.buffer.commitDelayMilliseconds)),
+            commitDelay: .milliseconds(config.buffer.commitDelayMilliseconds),
             loops: Array(EdgeHTTPServer.eventLoops.makeIterator()), logger: logger)
         metrics = EdgeMetrics()
         ingest = TrackingIngest(

@@ -20,6 +20,8 @@ struct GroupCommitterTests {
         let counts = Mutex(Counts())
         let holdFirst: DispatchSemaphore?
         let firstStarted = DispatchSemaphore(value: 0)
+        /// Signalled after each transaction that committed.
+        let wrote = DispatchSemaphore(value: 0)
 
         init(buffer: HitBuffer, holdFirst: Bool = false) {
             self.buffer = buffer
@@ -28,11 +30,7 @@ struct GroupCommitterTests {
 
         var storedBytes: Int { buffer.storedBytes }
 
-        func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws { try write(hits, drops: drops) }
-
-        func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws { try write(hits, drops: drops) }
-
-        private func write(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
+        func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
             let (number, fail) = counts.withLock { counts in
                 counts.transactions += 1
                 counts.writing += 1
@@ -47,6 +45,7 @@ struct GroupCommitterTests {
             }
             if fail { throw CocoaError(.fileWriteOutOfSpace) }
             try buffer.append(hits, drops: drops)
+            wrote.signal()
         }
     }
 
@@ -85,44 +84,59 @@ struct GroupCommitterTests {
         #expect(buffer.storedCount == 2)
     }
 
-    @Test("Durable: a hit is in the buffer file when its submitter hears back; hits sent during a transaction share the next one")
+    /// Waits for `semaphore` on a thread of its own, so no thread of Swift's or Dispatch's pools is
+    /// blocked. (The bound only keeps a broken committer from hanging the run.)
+    static func wait(for semaphore: DispatchSemaphore) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: semaphore.wait(timeout: .now() + 60) == .success) }.start()
+        }
+    }
+
+    /// Answers counted as they come; `all` is signalled when the expected number has arrived.
+    final class Answers: Sendable {
+        let results = Mutex<[Int: (Result<Void, any Error>, onLoop: Int?)]>([:])
+        let all = DispatchSemaphore(value: 0)
+        let expected: Int
+        init(expected: Int) { self.expected = expected }
+
+        func record(_ n: Int, _ result: Result<Void, any Error>, loops: [any EventLoop] = []) {
+            let onLoop = loops.firstIndex { $0.inEventLoop }
+            let count = results.withLock { results in
+                #expect(results[n] == nil, "hit \(n) is answered once")
+                results[n] = (result, onLoop)
+                return results.count
+            }
+            if count == expected { all.signal() }
+        }
+
+        var succeeded: [Int] { results.withLock { $0.filter { if case .success = $0.value.0 { true } else { false } }.keys.sorted() } }
+    }
+
+    @Test("Durable: a hit is in the buffer file when its submitter hears back; hits handed over while a transaction is written share the next one")
     func groupCommit() async throws {
         let directory = try TemporaryDirectory()
-        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
+        let path = directory.file("buffer.sqlite")
+        let buffer = try HitBuffer.open(path: path)
         let sink = CountingSink(buffer: buffer, holdFirst: true)
         let committer = GroupCommitter(sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"))
-        let path = directory.file("buffer.sqlite")
-        let answered = Mutex<[Int: Int]>([:])
-        let firstReturned = DispatchSemaphore(value: 0)
+        let answers = Answers(expected: 50)
 
-        // The first submitter writes the transaction itself and is held inside it (on its own thread).
-        let first = Thread {
-            committer.submit([try! Self.hit(0)]) { result in
-                #expect((try? result.get()) != nil)
-                // Read through a separate connection: the hit is committed before the answer.
-                let stored = (try? HitBuffer.open(path: path).oldest(limit: 100).map(\.hit.url)) ?? []
-                #expect(stored.contains("https://example.com/0"))
-                answered.withLock { $0[0, default: 0] += 1 }
-            }
-            firstReturned.signal()
+        committer.submit([try Self.hit(0)]) { result in
+            // Read through a separate connection: the hit is committed before the answer.
+            let stored = (try? HitBuffer.open(path: path).oldest(limit: 100).map(\.hit.url)) ?? []
+            #expect(stored.contains("https://example.com/0"))
+            answers.record(0, result)
         }
-        first.start()
-        sink.firstStarted.wait()
-        // Meanwhile 49 more arrive from other threads; none of them writes, they queue.
+        // The writer holds the first transaction; meanwhile 49 more arrive from other threads and queue.
+        #expect(await Self.wait(for: sink.firstStarted))
         DispatchQueue.concurrentPerform(iterations: 49) { index in
-            let n = index + 1
-            committer.submit([try! Self.hit(n)]) { result in
-                #expect((try? result.get()) != nil)
-                answered.withLock { $0[n, default: 0] += 1 }
-            }
+            committer.submit([try! Self.hit(index + 1)]) { answers.record(index + 1, $0) }
         }
-        #expect(answered.withLock { $0.isEmpty }, "nobody is answered before the transactions commit")
+        #expect(answers.succeeded.isEmpty, "nobody is answered before their transaction commits")
         sink.holdFirst?.signal()
-        // The first submitter's thread commits the 49 in its next round, answering them before its own
-        // submit returns. (The bound only keeps a broken committer from hanging the run.)
-        #expect(firstReturned.wait(timeout: .now() + 60) == .success)
+        #expect(await Self.wait(for: answers.all))
 
-        #expect(answered.withLock { $0.values.allSatisfy { $0 == 1 } }, "every submitter is answered exactly once")
+        #expect(answers.succeeded == Array(0..<50), "every submitter is answered, once")
         let counts = sink.counts.withLock { $0 }
         #expect(counts.transactions == 2, "the 49 queued hits share one transaction")
         #expect(!counts.overlapped, "transactions never overlap")
@@ -130,66 +144,79 @@ struct GroupCommitterTests {
         #expect(Set(urls).count == 50 && urls.count == 50)
     }
 
-    @Test("Durable, on an event loop: the hits of requests read in one pass of the loop share one transaction, committed after the pass")
-    func oneTransactionPerLoopPass() async throws {
+    @Test("Durable, from the listener's event loops: no loop waits for the disk, the hits both loops hand over during a transaction share the next one, each is answered on its own loop, and the space limit counts every loop's pending hits")
+    func loopsNeverWaitForTheDisk() async throws {
         let directory = try TemporaryDirectory()
         let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
-        let sink = CountingSink(buffer: buffer)
-        let committer = GroupCommitter(sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"))
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let answers = try await loop.submit { () -> EventLoopFuture<[Int]> in
-            // As the edge's handler does for each request of a pass: submit, answer when committed.
-            let answered = NIOLoopBoundBox([Int](), eventLoop: loop)
-            let all = loop.makePromise(of: [Int].self)
-            for n in 0..<10 {
-                committer.submit([try! Self.hit(n)]) { result in
-                    #expect((try? result.get()) != nil)
-                    #expect(loop.inEventLoop, "answered on the request's own loop")
-                    answered.value.append(n)
-                    if answered.value.count == 10 { all.succeed(answered.value) }
-                }
-                #expect(answered.value.isEmpty, "nothing is committed while the pass is still reading requests")
+        let sink = CountingSink(buffer: buffer, holdFirst: true)
+        let one = try Self.hit(0)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let committer = GroupCommitter(
+            sink: sink, maxBytes: one.payload.count * 6, ack: .durable, loops: loops, logger: Logger(label: "test"))
+        let answers = Answers(expected: 7)
+        // Hands a hit over on a loop, as the edge's handler does, and reports when the loop is done with it:
+        // a loop that waited for the disk would not be, while the first transaction is held.
+        func submit(_ n: Int, on loop: Int) async -> Bool {
+            let handedOver = DispatchSemaphore(value: 0)
+            loops[loop].execute {
+                committer.submit([try! Self.hit(n)]) { answers.record(n, $0, loops: loops) }
+                handedOver.signal()
             }
-            return all.futureResult
-        }.flatMap { $0 }.get()
-        #expect(answers == Array(0..<10))
-        #expect(sink.counts.withLock { $0.transactions } == 1, "ten requests of one pass, one transaction")
-        #expect(try buffer.oldest(limit: 100).count == 10)
+            return await Self.wait(for: handedOver)
+        }
+
+        #expect(await submit(0, on: 0))
+        #expect(await Self.wait(for: sink.firstStarted))
+        // The first transaction is held in the sink: both loops go on taking requests.
+        #expect(await submit(1, on: 0), "the loop whose hit is being written goes on")
+        #expect(await submit(2, on: 0))
+        #expect(await submit(3, on: 1))
+        #expect(await submit(4, on: 1))
+        #expect(await submit(5, on: 1))
+        // Six hits are written or waiting; the limit is six, so the next is refused, whichever loop reads it.
+        #expect(await submit(6, on: 0))
+        #expect(answers.succeeded.isEmpty, "nobody is answered before their transaction commits")
+        let refused = answers.results.withLock { $0[6]?.0 }
+        #expect(refused.map { if case .failure(GroupCommitter.Failure.bufferFull) = $0 { true } else { false } } == true,
+                "the hits pending on the other loop count against the space limit")
+
+        sink.holdFirst?.signal()
+        #expect(await Self.wait(for: answers.all))
+        #expect(answers.succeeded == Array(0...5))
+        #expect(sink.counts.withLock { $0.transactions } == 2, "what both loops handed over during the first transaction shares the second")
+        let onLoop = answers.results.withLock { $0.mapValues(\.onLoop) }
+        #expect(onLoop == [0: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 0], "every answer is given on the loop that read the request")
+        #expect(buffer.storedCount == 6)
+        try await group.shutdownGracefully()
     }
 
-    @Test("Durable, on an event loop, with a commit delay: requests of later passes join the waiting transaction")
-    func commitDelayGathersPasses() async throws {
+    @Test("With a commit delay the writer, once woken, waits it out, and the hits handed over meanwhile share its transaction")
+    func commitDelayGathersHits() async throws {
         let directory = try TemporaryDirectory()
         let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
         let sink = CountingSink(buffer: buffer)
-        // The delayed commits are held here, so the test decides when the delay is over.
-        let held = Mutex<[@Sendable () -> Void]>([])
+        // The writer's pause is held here, so the test decides when the delay is over.
+        let (paused, resume) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        let delays = Mutex<[Duration]>([])
         let committer = GroupCommitter(
             sink: sink, maxBytes: 1 << 30, ack: .durable, commitDelay: .milliseconds(2), logger: Logger(label: "test"),
-            schedule: { _, delay, commit in
-                #expect(delay == .milliseconds(2))
-                held.withLock { $0.append(commit) }
+            pause: { delay in
+                delays.withLock { $0.append(delay) }
+                paused.signal()
+                resume.wait()
             })
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let answered = Mutex<[Int]>([])
-        let all = loop.makePromise(of: [Int].self)
-        let submit: @Sendable (Int) -> Void = { n in
-            committer.submit([try! Self.hit(n)]) { result in
-                #expect((try? result.get()) != nil)
-                let sofar = answered.withLock { $0.append(n); return $0 }
-                if sofar.count == 3 { all.succeed(sofar) }
-            }
-        }
-        // Three passes of the loop: the first starts the transaction, which then waits out the delay.
-        try await loop.submit { submit(0) }.get()
-        try await loop.submit { submit(1) }.get()
-        try await loop.submit { submit(2) }.get()
-        #expect(answered.withLock { $0 }.isEmpty, "nothing is committed before the delay is over")
-        #expect(held.withLock { $0.count } == 1, "one commit waits")
-        guard let commit = held.withLock({ $0.popLast() }) else { return }
-        loop.execute(commit)
-        #expect(try await all.futureResult.get() == [0, 1, 2])
-        #expect(sink.counts.withLock { $0.transactions } == 1, "three passes, one transaction")
+        let answers = Answers(expected: 3)
+        committer.submit([try Self.hit(0)]) { answers.record(0, $0) }
+        #expect(await Self.wait(for: paused))
+        committer.submit([try Self.hit(1)]) { answers.record(1, $0) }
+        committer.submit([try Self.hit(2)]) { answers.record(2, $0) }
+        #expect(answers.succeeded.isEmpty, "nothing is committed before the delay is over")
+        resume.signal()
+        #expect(await Self.wait(for: answers.all))
+        #expect(answers.succeeded == [0, 1, 2])
+        #expect(sink.counts.withLock { $0.transactions } == 1, "three hits, one transaction")
+        #expect(delays.withLock { $0 } == [.milliseconds(2)])
         #expect(try buffer.oldest(limit: 100).count == 3)
     }
 
@@ -198,7 +225,8 @@ struct GroupCommitterTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("buffer.sqlite")
         let sink = CountingSink(buffer: try HitBuffer.open(path: path))
-        let committer = GroupCommitter(sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"))
+        let committer = GroupCommitter(
+            sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"), dropFlushInterval: .seconds(86_400))
         committer.countDrop(.bot)
         committer.countDrop(.optOut)
         try await committer.submit([try Self.hit(1)])
@@ -228,12 +256,27 @@ struct GroupCommitterTests {
         #expect(!committer.isRefusing && buffer.storedCount == 2)
     }
 
-    @Test("Drop counts and fast-acknowledged hits are committed by the writer loop, and what is pending at shutdown is committed")
-    func writerLoopAndShutdown() async throws {
+    @Test("Drop counts with no hit after them are committed by the writer on its own")
+    func lonelyDropsAreFlushed() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("buffer.sqlite")
+        let sink = CountingSink(buffer: try HitBuffer.open(path: path))
+        let committer = GroupCommitter(
+            sink: sink, maxBytes: 1 << 30, ack: .durable, logger: Logger(label: "test"), dropFlushInterval: .milliseconds(10))
+        committer.countDrop(.bot)
+        committer.countDrop(.doNotTrack)
+        #expect(await Self.wait(for: sink.wrote))
+        #expect(try BufferStatus.read(bufferAt: path, now: Date()).drops == [.bot: 1, .doNotTrack: 1])
+        #expect(try HitBuffer.open(path: path).storedCount == 0)
+    }
+
+    @Test("Fast-acknowledged hits and drop counts pending at shutdown are committed before the committer returns; afterwards hits are refused")
+    func shutdownCommitsWhatIsPending() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("buffer.sqlite")
         let buffer = try HitBuffer.open(path: path)
-        let committer = GroupCommitter(sink: buffer, maxBytes: 1 << 30, ack: .fast, logger: Logger(label: "test"))
+        let committer = GroupCommitter(
+            sink: buffer, maxBytes: 1 << 30, ack: .fast, logger: Logger(label: "test"), dropFlushInterval: .seconds(86_400))
         let group = ServiceGroup(configuration: .init(services: [committer], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -245,56 +288,6 @@ struct GroupCommitterTests {
         }
         #expect(try HitBuffer.open(path: path).oldest(limit: 100).count == 20)
         #expect(try BufferStatus.read(bufferAt: path, now: Date()).drops[.bot] == 2)
-    }
-
-    @Test("Each event loop commits the requests it read in a transaction of its own and answers them itself; the space limit counts every loop's pending hits")
-    func oneLanePerLoop() async throws {
-        let directory = try TemporaryDirectory()
-        let buffer = try HitBuffer.open(path: directory.file("buffer.sqlite"))
-        let sink = CountingSink(buffer: buffer)
-        let one = try Self.hit(0)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let loops = Array(group.makeIterator())
-        // The delayed commits are held here, with the loop each was scheduled on.
-        let held = Mutex<[(loop: ObjectIdentifier, commit: @Sendable () -> Void)]>([])
-        let committer = GroupCommitter(
-            sink: sink, maxBytes: one.payload.count * 5, ack: .durable, commitDelay: .milliseconds(2), loops: loops,
-            logger: Logger(label: "test"),
-            schedule: { loop, _, commit in held.withLock { $0.append((ObjectIdentifier(loop), commit)) } })
-        let answered = Mutex<[(hit: Int, onItsLoop: Bool)]>([])
-        let results = Mutex<[Int: Result<Void, any Error>]>([:])
-        func submit(_ n: Int, on loop: any EventLoop) async throws {
-            try await loop.submit {
-                committer.submit([try! Self.hit(n)]) { result in
-                    results.withLock { $0[n] = result }
-                    if case .success = result { answered.withLock { $0.append((n, loop.inEventLoop)) } }
-                }
-            }.get()
-        }
-        try await submit(0, on: loops[0])
-        try await submit(1, on: loops[0])
-        try await submit(2, on: loops[1])
-        try await submit(3, on: loops[1])
-        // Four hits wait (two per loop); the limit is five, so of two more only one is admitted, whichever
-        // loop reads it.
-        try await submit(4, on: loops[1])
-        try await submit(5, on: loops[0])
-        #expect(results.withLock { $0[5].map { if case .failure(GroupCommitter.Failure.bufferFull) = $0 { true } else { false } } } == true,
-                "the hits pending on the other loop count against the space limit")
-        #expect(held.withLock { $0.map(\.loop) } == [ObjectIdentifier(loops[0]), ObjectIdentifier(loops[1])],
-                "each loop schedules its own commit")
-
-        let first = try #require(held.withLock { $0.first?.commit })
-        try await loops[0].submit(first).get()
-        #expect(answered.withLock { $0.map(\.hit) } == [0, 1], "the first loop's commit holds only its own requests")
-        #expect(sink.counts.withLock { $0.transactions } == 1)
-
-        let second = try #require(held.withLock { $0.last?.commit })
-        try await loops[1].submit(second).get()
-        #expect(answered.withLock { $0.map(\.hit) } == [0, 1, 2, 3, 4])
-        #expect(answered.withLock { $0.allSatisfy(\.onItsLoop) }, "every answer is given on the loop that read the request")
-        #expect(sink.counts.withLock { $0.transactions } == 2)
-        #expect(buffer.storedCount == 5)
-        try await group.shutdownGracefully()
+        await #expect(throws: GroupCommitter.Failure.closed) { try await committer.submit([try Self.hit(21)]) }
     }
 }

@@ -26,10 +26,9 @@ public struct BufferedHit: Sendable {
 
 /// Where accepted hits go. `HitBuffer` is the real one; tests may substitute another.
 public protocol HitSink: Sendable {
-    /// Stores the hits and adds the drop counts in one transaction: all of it or nothing. The first blocks
-    /// the calling thread until the transaction has committed; the second suspends instead.
+    /// Stores the hits and adds the drop counts in one transaction: all of it or nothing. Blocks the
+    /// calling thread (the committer's writer) until the transaction has committed.
     func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws
-    func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws
     /// Payload bytes held now (what `max_buffer_bytes` limits).
     var storedBytes: Int { get }
 }
@@ -162,12 +161,6 @@ public struct HitBuffer: HitSink {
     public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) throws {
         let now = clock.now().millisecondsSince1970
         try writer.writeWithoutTransaction { db in try db.inPreparedTransaction { try Self.insert(hits, drops: drops, receivedAt: now, db) } }
-        counted(hits)
-    }
-
-    public func append(_ hits: [BufferedHit], drops: [DropReason: Int]) async throws {
-        let now = clock.now().millisecondsSince1970
-        try await writer.writeWithoutTransaction { db in try db.inPreparedTransaction { try Self.insert(hits, drops: drops, receivedAt: now, db) } }
         counted(hits)
     }
 

@@ -95,9 +95,10 @@ public struct BufferSettings: Sendable, Equatable {
     public var maxBufferBytes: Int = 1 << 30
     /// Seconds a client is told to wait (`Retry-After`) when the buffer is full.
     public var retryAfterSeconds: Int = 30
-    /// Milliseconds a durable commit waits after the pass of the event loop that starts it, so the
-    /// requests of the next passes share its transaction and sync (0: commit right after the pass).
-    public var commitDelayMilliseconds: Int = 2
+    /// Milliseconds the buffer's writer waits, once a hit has woken it, before it commits, so the hits of
+    /// that time share the transaction and its sync (0: commit at once; while one transaction syncs, the
+    /// next gathers anyway).
+    public var commitDelayMilliseconds: Int = 0
 
     public init() {}
 }
