@@ -107,12 +107,13 @@ public final class GroupCommitter: Service, Sendable {
         self.logger = logger
         let (signal, interval) = (signal, dropFlushInterval)
         let thread = Thread { [weak self] in
+            // Named from inside: a name given before the start is not passed to the system's thread.
+            Thread.current.name = "tally-writer"
             while true {
                 let woken = signal.wait(timeout: .now() + .nanoseconds(Int(interval / .nanoseconds(1)))) == .success
                 guard let self, self.writerTurn(woken: woken) else { return }
             }
         }
-        thread.name = "tally-edge buffer writer"
         thread.start()
     }
 
