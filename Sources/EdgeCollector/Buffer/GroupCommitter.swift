@@ -95,7 +95,7 @@ public final class GroupCommitter: Service, Sendable {
     public init(
         sink: any HitSink, maxBytes: Int, ack: BufferSettings.AckMode, commitDelay: Duration = .zero,
         loops: [any EventLoop] = [], logger: Logger, dropFlushInterval: Duration = .seconds(1),
-        pause: @escaping Pause = { Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        pause: @escaping Pause = { Thread.sleep(forTimeInterval: $0 / .seconds(1)) }
     ) {
         loopLanes = Dictionary(loops.map { (ObjectIdentifier($0), Lane(loop: $0)) }, uniquingKeysWith: { first, _ in first })
         lanes = [sharedLane] + loopLanes.values
