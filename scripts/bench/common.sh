@@ -51,6 +51,29 @@ machine() {
     echo "$cpu, $(nproc) cores, $memory RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r), $(swift --version 2>&1 | head -n 1)"
 }
 
+# edge_bench_config FILE EDGE_ID PORT DATA_DIR GEOIP: the edge benchmarks' configuration, durable ack, no
+# shipping, one site; the buffer may grow through the whole run.
+edge_bench_config() {
+    cat > "$1" <<TOML
+edge_id = "$2"
+listen = "127.0.0.1:$3"
+data_dir = "$4"
+log_level = "warning"
+trusted_proxies = ["127.0.0.1"]
+geoip_database = "$5"
+
+[buffer]
+ack = "durable"
+max_buffer_bytes = 68719476736
+
+[[sites]]
+id = 1
+name = "Bench"
+domains = ["example.com"]
+time_zone = "Europe/Berlin"
+TOML
+}
+
 # Writes WORK/central.toml: data in WORK/central, ingest on PORT with the dev PKI in WORK/pki, five sites
 # in UTC, and edge-1 registered when its PUBLIC_KEY is given.
 central_config() {

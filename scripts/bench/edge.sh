@@ -37,24 +37,7 @@ perl scripts/bench/make-bench-geoip.pl "$work/geo.mmdb"
 "$bin/tally-bench" detect --count 5000 --write "$work/user-agents.txt" --write-only
 export TALLY_BENCH_USER_AGENTS="$work/user-agents.txt"
 
-cat > "$work/edge.toml" <<TOML
-edge_id = "bench"
-listen = "127.0.0.1:$tally_port"
-data_dir = "$work/edge"
-log_level = "warning"
-trusted_proxies = ["127.0.0.1"]
-geoip_database = "$work/geo.mmdb"
-
-[buffer]
-ack = "durable"
-max_buffer_bytes = 68719476736
-
-[[sites]]
-id = 1
-name = "Bench"
-domains = ["example.com"]
-time_zone = "Europe/Berlin"
-TOML
+edge_bench_config "$work/edge.toml" bench "$tally_port" "$work/edge" "$work/geo.mmdb"
 
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes auto;
