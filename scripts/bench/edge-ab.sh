@@ -12,10 +12,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/bench/common.sh
 
-[[ $# -ge 2 && -x "$1/tally-edge" && -x "$2/tally-edge" ]] || {
-    echo "Give two directories that each hold a tally-edge binary: scripts/bench/edge-ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS] [RATE] [SECONDS]." >&2
+usage="scripts/bench/edge-ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS] [RATE] [SECONDS]"
+if [[ $# -lt 2 ]]; then
+    echo "Two build directories are needed, each holding a tally-edge binary (e.g. copies of .build/release): $usage." >&2
     exit 2
-}
+fi
+for dir in "$1" "$2"; do
+    if [[ ! -x "$dir/tally-edge" ]]; then
+        echo "$dir holds no tally-edge binary; give directories that each hold one (e.g. copies of .build/release): $usage." >&2
+        exit 2
+    fi
+done
 bin_a=$(cd "$1" && pwd); bin_b=$(cd "$2" && pwd)
 rounds=${3:-6}
 rate=${4:-12000}
