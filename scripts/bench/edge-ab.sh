@@ -60,10 +60,11 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 a_p50=(); a_p99=(); b_p50=(); b_p99=(); b_better=0
 for round in $(seq "$rounds"); do
     # Odd rounds start A first on the first port, even rounds B.
-    if ((round % 2)); then port_a=${ports[0]}; port_b=${ports[1]}; else port_a=${ports[1]}; port_b=${ports[0]}; fi
     if ((round % 2)); then
+        port_a=${ports[0]}; port_b=${ports[1]}
         pids=("$(start a "$bin_a" "$port_a")"); pids+=("$(start b "$bin_b" "$port_b")")
     else
+        port_a=${ports[1]}; port_b=${ports[0]}
         pids=("$(start b "$bin_b" "$port_b")"); pids+=("$(start a "$bin_a" "$port_a")")
     fi
     wait_for_port "$port_a"
