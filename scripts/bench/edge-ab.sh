@@ -4,7 +4,8 @@
 # p99, so runs one after the other compare phases as much as builds. Here both edges run at once, each
 # offered half of RATE by a wrk of its own (-t1 -c32, matomo-mix.lua, the same paced schedule as
 # edge.sh), so both see the same phase and together carry the load of one edge.sh latency run.
-# Each round swaps which build starts first and which port it gets.
+# Each round swaps which build starts first and which port it gets. Not for changes to how the scheduler
+# treats the edge's threads (priority, slices): those act on the other edge too, and favour one side.
 #   scripts/bench/edge-ab.sh BIN_DIR_A BIN_DIR_B [ROUNDS] [RATE] [SECONDS]
 # BIN_DIR_A and BIN_DIR_B each hold a tally-edge binary (e.g. copies of .build/release before and after
 # a change). RATE is the total offered load in requests/s: half of the edge's maximum from edge.sh.
