@@ -9,13 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The demo delivers the scheduled report to a local SMTP sink (aiosmtpd, from PyPI).
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
-# SwiftPM warns about CMake files inside a dependency (swift-distributed-tracing); nothing in Tally to fix.
-build() {
-    swift build --product "$1" 2>&1 \
-        | grep -v -e "found 1 file(s) which are unhandled" -e "swift-distributed-tracing/Sources/.*/CMakeLists.txt"
-}
-build tally-edge
-build tally-central
+scripts/swift-build.sh --product tally-edge
+scripts/swift-build.sh --product tally-central
 bin="$(swift build --show-bin-path)"
 
 work="${TALLY_DEMO_DIR:-$PWD/demo-data}"

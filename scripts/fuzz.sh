@@ -12,8 +12,7 @@ targets=("$@")
 runs=${TALLY_FUZZ_RUNS:-20000}
 
 echo "Building the fuzz targets (.build-fuzz)…"
-TALLY_FUZZ=1 swift build --scratch-path .build-fuzz --sanitize=fuzzer --product tally-fuzz 2>&1 \
-    | grep -v -e "found 1 file(s) which are unhandled" -e "swift-distributed-tracing/Sources/.*/CMakeLists.txt"
+TALLY_FUZZ=1 scripts/swift-build.sh --scratch-path .build-fuzz --sanitize=fuzzer --product tally-fuzz
 fuzzer=.build-fuzz/debug/tally-fuzz
 
 work=$(mktemp -d)

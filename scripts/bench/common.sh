@@ -51,6 +51,17 @@ machine() {
     echo "$cpu, $(nproc) cores, $memory RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r), $(swift --version 2>&1 | head -n 1)"
 }
 
+# wrk_summary < WRK_OUTPUT → "requests/s p50_ms p99_ms non_2xx" from wrk's --latency output.
+wrk_summary() {
+    awk '
+        function ms(v) { if (v ~ /us$/) return v * 0.001; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec:/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx or 3xx responses:/ { bad = $5 }
+        END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
+}
+
 # edge_bench_config FILE EDGE_ID PORT DATA_DIR GEOIP: the edge benchmarks' configuration, durable ack, no
 # shipping, one site; the buffer may grow through the whole run.
 edge_bench_config() {

@@ -50,12 +50,6 @@ start() {
     echo $!
 }
 
-# percentiles FILE → "p50 p99" in ms from wrk's latency distribution.
-percentiles() {
-    awk 'function ms(v) { if (v ~ /us$/) return v * 0.001; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } END { printf "%.3f %.3f\n", p50, p99 }' "$1"
-}
-
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 a_p50=(); a_p99=(); b_p50=(); b_p99=(); b_better=0
@@ -82,11 +76,11 @@ for round in $(seq "$rounds"); do
         loads+=($!)
     done
     wait "${loads[@]}"
-    read -r p50 p99 < <(percentiles "$work/wrk-a.txt"); a_p50+=("$p50"); a_p99+=("$p99")
-    read -r p50 p99 < <(percentiles "$work/wrk-b.txt"); b_p50+=("$p50"); b_p99+=("$p99")
     for side in a b; do
-        if grep -q "Non-2xx" "$work/wrk-$side.txt"; then
-            echo "Round $round: build ${side^^} answered $(awk '/Non-2xx/ { print $5 }' "$work/wrk-$side.txt") requests with a status other than 2xx; its log is $work/$side.log." >&2
+        read -r _ p50 p99 bad < <(wrk_summary < "$work/wrk-$side.txt")
+        if [[ $side == a ]]; then a_p50+=("$p50"); a_p99+=("$p99"); else b_p50+=("$p50"); b_p99+=("$p99"); fi
+        if ((bad > 0)); then
+            echo "Round $round: build ${side^^} answered $bad requests with a status other than 2xx; its log is $work/$side.log." >&2
         fi
     done
     if awk -v a="${a_p99[-1]}" -v b="${b_p99[-1]}" 'BEGIN { exit !(b < a) }'; then b_better=$((b_better + 1)); fi

@@ -80,13 +80,7 @@ wrk_run() {
     local out
     out=$(TALLY_BENCH_RATE="${3:-}" TALLY_BENCH_THREADS=2 wrk -t2 -c"$2" -d"${seconds}s" --latency -s scripts/bench/matomo-mix.lua "http://127.0.0.1:$1/")
     echo "$out" >> "$work/wrk.log"
-    echo "$out" | awk '
-        function ms(v) { if (v ~ /us$/) return v * 0.001; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec:/ { rps = $2 }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        /Non-2xx or 3xx responses:/ { bad = $5 }
-        END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
+    echo "$out" | wrk_summary
 }
 
 echo "Warming up the servers." >&2

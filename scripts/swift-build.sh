@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `swift build` with its arguments, without SwiftPM's warnings about the CMake files inside a dependency
+# (swift-distributed-tracing): nothing in Tally to fix, and they would bury the build's progress.
+set -euo pipefail
+swift build "$@" 2>&1 \
+    | grep -v -e "found 1 file(s) which are unhandled" -e "swift-distributed-tracing/Sources/.*/CMakeLists.txt"
