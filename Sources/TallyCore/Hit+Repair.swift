@@ -1,9 +1,8 @@
 /// A kind of repair made to incoming data instead of refusing it; counted in the edge's `/metrics`
 /// (`tally_edge_input_repairs_total{kind=…}`) and central's logs. An open set, as more repairs come.
-public struct InputRepair: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct InputRepair: OpenSetValue {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public var description: String { rawValue }
 
     /// Control characters removed from a text value (TextCleaning).
     public static let controlCharacters = InputRepair(rawValue: "control_characters")

@@ -1,6 +1,5 @@
-/// What a hit records. An open set: a newer edge may send kinds an older central does not know, and
-/// decoding must not fail on them (after SwiftNIO's open enums).
-public struct HitKind: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+/// What a hit records. An open set: a newer edge may send kinds an older central does not know.
+public struct HitKind: OpenSetValue, Codable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
@@ -22,21 +21,10 @@ public struct HitKind: RawRepresentable, Hashable, Codable, Sendable, CustomStri
     public static let contentInteraction = HitKind(rawValue: "content_interaction")
     /// A custom action (`ca=1`: crash and exception reports, plugin requests): stored, never a pageview.
     public static let customAction = HitKind(rawValue: "custom_action")
-
-    public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// How a visitor arrived, after Matomo's referrer types.
-public struct ReferrerType: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+public struct ReferrerType: OpenSetValue, Codable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
@@ -49,24 +37,13 @@ public struct ReferrerType: RawRepresentable, Hashable, Codable, Sendable, Custo
     public static let email = ReferrerType(rawValue: "email")
     /// AI assistants that link to their sources (ChatGPT, Perplexity, Claude, Copilot, Gemini…).
     public static let aiAssistant = ReferrerType(rawValue: "ai_assistant")
-
-    public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// The kind of device a user agent names, by Matomo's device-type names ("desktop", "smartphone",
 /// "tablet", "phablet", "feature phone", "console", "tv", "car browser", "smart display", "camera",
 /// "portable media player", "wearable", "peripheral", "smart speaker"), plus "bot", and "other" when
 /// the user agent names none. Records from before the device-detector database say "mobile".
-public struct DeviceType: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+public struct DeviceType: OpenSetValue, Codable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
@@ -75,15 +52,4 @@ public struct DeviceType: RawRepresentable, Hashable, Codable, Sendable, CustomS
     public static let tablet = DeviceType(rawValue: "tablet")
     public static let bot = DeviceType(rawValue: "bot")
     public static let other = DeviceType(rawValue: "other")
-
-    public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }

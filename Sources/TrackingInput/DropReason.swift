@@ -1,6 +1,8 @@
+import TallyCore
+
 /// Why a request did not become a stored hit. Each reason is a label of the
 /// `tally_edge_hits_dropped_total` counter and a row of `tally-edge status`.
-public struct DropReason: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Comparable {
+public struct DropReason: OpenSetValue, Comparable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
@@ -26,6 +28,5 @@ public struct DropReason: RawRepresentable, Hashable, Sendable, CustomStringConv
         .optOut, .doNotTrack, .globalPrivacyControl, .noConsent, .bufferFull,
     ]
 
-    public var description: String { rawValue }
     public static func < (a: DropReason, b: DropReason) -> Bool { a.rawValue < b.rawValue }
 }

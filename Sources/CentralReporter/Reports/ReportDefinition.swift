@@ -1,8 +1,9 @@
+import TallyCore
+
 /// Report ids: an open set, so a newer central can add reports an older client lists without breaking.
-public struct ReportID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct ReportID: OpenSetValue {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public var description: String { rawValue }
 }
 
 /// A column of a report: its id (the CSV and JSON key), its title in text output, and how it is
