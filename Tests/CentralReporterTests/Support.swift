@@ -5,6 +5,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TallyCore
+import TallyTestSupport
 
 enum Paths {
     static let packageRoot = URL(fileURLWithPath: #filePath)
@@ -83,24 +84,7 @@ let centralBinary: String = {
 /// cooperative threads that the in-process servers under test need to answer it.
 @discardableResult
 func run(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runBlocking(executable, arguments) })
-        }
-    }
-}
-
-func runBlocking(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try await offThread { try runToCompletion(executable, arguments) }
 }
 
 /// Central's ingest application running in this process on a loopback port.

@@ -86,18 +86,7 @@ final class EdgeProcess: @unchecked Sendable {
 
     /// Runs a one-shot command (`check-config`, `status`) and returns its exit status and output.
     static func command(_ arguments: [String], executable: String = EdgeProcess.executable) async throws -> (status: Int32, output: String) {
-        try await offThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        try await offThread { try runToCompletion(executable, arguments) }
     }
 
     /// A GET with headers; the status code, or nil when the connection failed.
@@ -113,15 +102,6 @@ final class EdgeProcess: @unchecked Sendable {
 enum EdgeProcessError: Error {
     case exited(String)
     case timeout(String)
-}
-
-/// Runs blocking work (waiting for a process or a file) on a thread of its own, so a test never holds one
-/// of the few cooperative threads that every other test running in parallel, and URLSession's
-/// callbacks, need: on a two-core machine two blocked tests would stall all the others.
-func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
-    }
 }
 
 /// A scratch directory with an edge configuration in it.

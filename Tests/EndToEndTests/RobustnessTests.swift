@@ -138,17 +138,7 @@ struct RobustnessTests {
     }
 
     static func python(_ program: String, _ arguments: String...) async throws -> String {
-        try await offThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", program] + arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
+        try await offThread { try runToCompletion("/usr/bin/env", ["python3", "-c", program] + arguments, withErrors: false).output }
     }
 
     @Test("A poison record is quarantined alone and the rest ship; a lost buffer starts a new stream that central accepts")
