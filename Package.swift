@@ -177,7 +177,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Helpers shared by the test targets that wait on other processes.
+        // Helpers shared by the test targets: waiting for changes made by other processes, running
+        // programs to completion, loopback ports for servers.
         .target(
             name: "TallyTestSupport",
             path: "Tests/TallyTestSupport",
@@ -185,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TallyCoreTests",
-            dependencies: ["TallyCore"],
+            dependencies: ["TallyCore", "TallyTestSupport"],
             // The batch test vector, read from its path by the tests.
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
@@ -202,6 +203,7 @@ let package = Package(
                 "TallyCore",
                 "TrackingInput",
                 "DeviceDetection",
+                "TallyTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,6 +1,7 @@
 import CentralReporter
 import Foundation
 import TallyCore
+import TallyTestSupport
 import Testing
 
 @Suite("Report formats")
@@ -37,16 +38,8 @@ struct RenderTests {
         """
 
     func python(_ code: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", code] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let run = try runToCompletion("/usr/bin/env", ["python3", "-c", code] + arguments)
+        return (run.status, run.text)
     }
 
     @Test("CSV parses with Python's csv module into the same values as the JSON", arguments: ["summary", "pages", "page_titles", "countries", "campaigns", "events", "evolution", "goals"])

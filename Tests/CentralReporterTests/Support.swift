@@ -84,7 +84,8 @@ let centralBinary: String = {
 /// cooperative threads that the in-process servers under test need to answer it.
 @discardableResult
 func run(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
-    try await offThread { try runToCompletion(executable, arguments) }
+    let run = try await offThread { try runToCompletion(executable, arguments) }
+    return (run.status, run.text)
 }
 
 /// Central's ingest application running in this process on a loopback port.

@@ -86,7 +86,8 @@ final class EdgeProcess: @unchecked Sendable {
 
     /// Runs a one-shot command (`check-config`, `status`) and returns its exit status and output.
     static func command(_ arguments: [String], executable: String = EdgeProcess.executable) async throws -> (status: Int32, output: String) {
-        try await offThread { try runToCompletion(executable, arguments) }
+        let run = try await offThread { try runToCompletion(executable, arguments) }
+        return (run.status, run.text)
     }
 
     /// A GET with headers; the status code, or nil when the connection failed.

@@ -138,7 +138,7 @@ struct RobustnessTests {
     }
 
     static func python(_ program: String, _ arguments: String...) async throws -> String {
-        try await offThread { try runToCompletion("/usr/bin/env", ["python3", "-c", program] + arguments, withErrors: false).output }
+        try await offThread { try runToCompletion("/usr/bin/env", ["python3", "-c", program] + arguments, withErrors: false).text }
     }
 
     @Test("A poison record is quarantined alone and the rest ship; a lost buffer starts a new stream that central accepts")

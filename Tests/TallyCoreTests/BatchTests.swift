@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import TallyCore
+import TallyTestSupport
 import Testing
 
 @Suite("Batch format")
@@ -45,16 +46,8 @@ struct BatchTests {
         try tampered.write(to: URL(fileURLWithPath: directory + "/tampered.batch"))
 
         func python(_ file: String, _ publicKey: String) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", Self.root.appendingPathComponent("scripts/verify-batch.py").path, file, publicKey]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
+            let run = try runToCompletion("/usr/bin/env", ["python3", Self.root.appendingPathComponent("scripts/verify-batch.py").path, file, publicKey])
+            return (run.status, run.text)
         }
         let vector = try python(Self.vectorPath, Self.vectorPublicKey)
         #expect(vector.0 == 0, "\(vector.1)")
@@ -163,18 +156,9 @@ struct BatchTests {
 
     /// zlib through a batch of our own, to build forged bodies.
     func zlibOf(_ data: Data) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read()))"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(data)
-        try input.fileHandleForWriting.close()
-        let result = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return result
+        try runToCompletion(
+            "/usr/bin/env", ["python3", "-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read()))"],
+            input: data, withErrors: false
+        ).output
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import TallyCore
+import TallyTestSupport
 import Testing
 
 /// Tally's TOML parser against Python's `tomllib` (the standard library's TOML 1.0 reader): the same
@@ -78,17 +79,9 @@ struct TOMLDocumentTests {
                 except tomllib.TOMLDecodeError: out.append(["error"])
             json.dump(out, sys.stdout)
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: documents))
-        try input.fileHandleForWriting.close()
-        let result = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let result = try runToCompletion(
+            "/usr/bin/env", ["python3", "-c", script], input: try JSONSerialization.data(withJSONObject: documents), withErrors: false
+        ).output
         return try #require(try JSONSerialization.jsonObject(with: result) as? [Any])
     }
 

@@ -9,17 +9,38 @@ public func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) a
     }
 }
 
-/// Runs a program to completion on the calling thread and returns its exit status and its output: what
-/// it wrote to standard output, and to standard error as well unless `withErrors` is false.
-public func runToCompletion(_ executable: String, _ arguments: [String], withErrors: Bool = true) throws -> (status: Int32, output: String) {
+/// How a program run to completion ended: its exit status and what it wrote.
+public struct CompletedRun: Sendable {
+    public let status: Int32
+    public let output: Data
+    public var text: String { String(decoding: output, as: UTF8.self) }
+}
+
+/// Runs a program to completion on the calling thread, in `directory` if given, with `input` on its
+/// standard input (written from a thread of its own, so a program that answers before it has read
+/// everything cannot block on a full pipe), and returns what it wrote to standard output, and to standard
+/// error as well unless `withErrors` is false.
+public func runToCompletion(
+    _ executable: String, _ arguments: [String], input: Data? = nil, in directory: URL? = nil, withErrors: Bool = true
+) throws -> CompletedRun {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    if withErrors { process.standardError = pipe }
+    if let directory { process.currentDirectoryURL = directory }
+    let output = Pipe()
+    process.standardOutput = output
+    if withErrors { process.standardError = output }
+    let stdin = input.map { _ in Pipe() }
+    if let stdin { process.standardInput = stdin }
     try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    if let stdin, let input {
+        let writer = stdin.fileHandleForWriting
+        Thread.detachNewThread {
+            try? writer.write(contentsOf: input)
+            try? writer.close()
+        }
+    }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return CompletedRun(status: process.terminationStatus, output: data)
 }
