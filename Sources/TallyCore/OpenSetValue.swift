@@ -8,5 +8,5 @@ public protocol OpenSetValue: RawRepresentable, Hashable, Sendable, CustomString
 }
 
 extension OpenSetValue {
-    public var description: String { rawValue }
+    @inlinable public var description: String { rawValue }
 }
