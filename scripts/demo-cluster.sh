@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh   # includes haproxy
-swift build --product tally-edge
-swift build --product tally-central
+scripts/swift-build.sh --product tally-edge
+scripts/swift-build.sh --product tally-central
 bin="$(swift build --show-bin-path)"
 
 work="${TALLY_DEMO_DIR:-$PWD/demo-cluster-data}"

@@ -19,7 +19,7 @@ python3 -c 'import matomo_api' 2>/dev/null || python3 -m pip install --quiet --r
 # docs/openapi.yaml is checked against the running API with openapi-core (scripts/check-openapi.py).
 python3 -c 'import openapi_core, yaml' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore openapi-core==0.23.1 pyyaml
 
-swift build --build-tests
+scripts/swift-build.sh --build-tests
 # The store tests run on SQLite and on PostgreSQL: a throwaway PostgreSQL 15 server for this run, as an
 # unprivileged user in a temporary directory (scripts/postgres-server.sh), stopped and removed at the end.
 postgres_dir=$(mktemp -d /tmp/tally-test-postgres.XXXXXX)
