@@ -4,19 +4,23 @@ import Foundation
 /// device-detector's bot file does not know. Patterns are matched as the list intends them: case-sensitive,
 /// anywhere in the user agent.
 public struct CrawlerPatterns: Sendable {
-    struct Entry { let pattern: UserAgentPattern }
+    struct Entry {
+        /// The entry's place in the list, for messages.
+        let index: Int
+        let pattern: UserAgentPattern
+    }
 
+    let path: String
     let entries: OrderedPatterns<Entry>
     let literals: LiteralIndex
-    /// Patterns ICU could not compile (file, index, pattern, reason); they are skipped.
-    public let invalid: [String]
 
-    /// How many patterns are in use.
+    /// How many patterns the list holds.
     public var count: Int { entries.entries.count }
 
     /// Where `scripts/install-deps.sh` installs the pinned package; the default of `crawler_patterns`.
     public static let installedPath = "/usr/local/share/tally/pypi/crawleruseragents/crawler-user-agents.json"
 
+    /// Reads the list. Its patterns compile on first use, as the device database's do.
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DeviceDatabaseError("crawler pattern list \(path) is missing or unreadable; install it with scripts/install-deps.sh or set crawler_patterns in edge.toml")
@@ -25,20 +29,22 @@ public struct CrawlerPatterns: Sendable {
             throw DeviceDatabaseError("crawler pattern list \(path): not a JSON list of {\"pattern\": …} entries; reinstall it")
         }
         var entries: [Entry] = []
-        var invalid: [String] = []
         let registry = LiteralRegistry()
         for (index, item) in list.enumerated() {
             guard let source = item["pattern"] as? String, !source.isEmpty else { continue }
-            let pattern = UserAgentPattern(source, boundary: .none, caseSensitive: true, registry: registry)
-            if let error = pattern.compile() {
-                invalid.append("\(path): entry \(index): pattern \(source) does not compile (\(error)); it is skipped")
-                continue
-            }
-            entries.append(Entry(pattern: pattern))
+            entries.append(Entry(index: index, pattern: UserAgentPattern(source, boundary: .none, caseSensitive: true, registry: registry)))
         }
+        self.path = path
         self.entries = OrderedPatterns(entries, pattern: \.pattern)
-        self.invalid = invalid
         literals = registry.index()
+    }
+
+    /// Compiles every pattern; one line per pattern ICU cannot compile (file, entry, pattern, reason).
+    /// Such a pattern never matches; the rest of the list works.
+    public func invalidPatterns() -> [String] {
+        entries.entries.compactMap { entry in
+            entry.pattern.compilationError().map { "\(path): entry \(entry.index): pattern \(entry.pattern.source) does not compile (\($0)); it is skipped" }
+        }
     }
 
     /// The first listed pattern the user agent matches, as matched text (the crawler's name as it appears).

@@ -1,9 +1,18 @@
 /// Every required literal of a database's patterns (`RequiredLiterals`), numbered, in a trie: one walk over
 /// a user agent finds which of them it contains, and each pattern's filter then costs a few bit tests
 /// instead of substring searches.
+///
+/// The trie is kept in flat arrays: the root's children in a table by byte, every other node's children as
+/// a run of (byte, node) pairs, found by a short scan (below the first level a node has one child or a
+/// few). The device database's literals make about 170,000 nodes; as a dictionary of transitions they
+/// took twice the memory.
 struct LiteralIndex: Sendable {
-    /// Trie transitions, keyed by `node << 8 | byte`.
-    private let transitions: [Int: Int32]
+    /// The root's child for each byte, or 0 (the root is no one's child).
+    private let rootChild: [Int32]
+    /// Where each node's children start in `childBytes` and `childNodes`; one more entry than nodes.
+    private let childStart: [Int32]
+    private let childBytes: [UInt8]
+    private let childNodes: [Int32]
     /// The literal a node completes, or -1.
     private let terminal: [Int32]
     let count: Int
@@ -12,14 +21,30 @@ struct LiteralIndex: Sendable {
     func present(in lowered: [UInt8]) -> [UInt64] {
         var bits = [UInt64](repeating: 0, count: (count + 63) / 64)
         lowered.withUnsafeBufferPointer { text in
-            for start in text.indices {
-                var node = 0
-                var position = start
-                while position < text.count, let next = transitions[node << 8 | Int(text[position])] {
-                    node = Int(next)
-                    let literal = terminal[node]
-                    if literal >= 0 { bits[Int(literal) >> 6] |= 1 << UInt64(literal & 63) }
-                    position += 1
+            childStart.withUnsafeBufferPointer { starts in
+                childBytes.withUnsafeBufferPointer { bytes in
+                    childNodes.withUnsafeBufferPointer { nodes in
+                        terminal.withUnsafeBufferPointer { terminal in
+                            for start in text.indices {
+                                var node = Int(rootChild[Int(text[start])])
+                                var position = start + 1
+                                while node != 0 {
+                                    let literal = terminal[node]
+                                    if literal >= 0 { bits[Int(literal) >> 6] |= 1 << UInt64(literal & 63) }
+                                    guard position < text.count else { break }
+                                    let byte = text[position]
+                                    position += 1
+                                    // The child for `byte`, or 0: the walk from `start` ends.
+                                    var child = 0
+                                    for edge in Int(starts[node])..<Int(starts[node + 1]) where bytes[edge] == byte {
+                                        child = Int(nodes[edge])
+                                        break
+                                    }
+                                    node = child
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -27,6 +52,7 @@ struct LiteralIndex: Sendable {
     }
 
     fileprivate init(literals: [[UInt8]]) {
+        // Built with a dictionary of transitions, then laid out flat.
         var transitions: [Int: Int32] = [:]
         var terminal: [Int32] = [-1]
         for (id, literal) in literals.enumerated() {
@@ -43,8 +69,25 @@ struct LiteralIndex: Sendable {
             }
             terminal[node] = Int32(id)
         }
-        self.transitions = transitions
-        self.terminal = terminal
+        var childStart = [Int32](repeating: 0, count: terminal.count + 1)
+        for key in transitions.keys { childStart[(key >> 8) + 1] += 1 }
+        for node in 0..<terminal.count { childStart[node + 1] += childStart[node] }
+        var filled = Array(childStart.dropLast())
+        var childBytes = [UInt8](repeating: 0, count: transitions.count)
+        var childNodes = [Int32](repeating: 0, count: transitions.count)
+        for (key, child) in transitions {
+            let edge = Int(filled[key >> 8])
+            filled[key >> 8] += 1
+            childBytes[edge] = UInt8(key & 0xFF)
+            childNodes[edge] = child
+        }
+        var rootChild = [Int32](repeating: 0, count: 256)
+        for edge in Int(childStart[0])..<Int(childStart[1]) { rootChild[Int(childBytes[edge])] = childNodes[edge] }
+        self.rootChild = rootChild
+        self.childStart = childStart
+        self.childBytes = childBytes
+        self.childNodes = childNodes
+        self.terminal = terminal.withUnsafeBufferPointer { Array($0) }
         self.count = literals.count
     }
 }

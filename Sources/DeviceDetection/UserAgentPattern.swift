@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// Patterns are written for PCRE. ICU, which Foundation's regular expressions use, reads them the same
 /// way except inside brackets, where `[` opens a nested set; `ICU(pcre:)` escapes it. Patterns compile on
-/// first use: a process sees a small part of the database, and start-up stays short.
+/// first use, and only then is the expression ICU reads written out: a process sees a small part of the
+/// database, start-up stays short, and the tens of thousands of patterns it never tries cost only their
+/// source text in memory.
 final class UserAgentPattern: Sendable {
     /// What must precede a match.
     enum Boundary: String, Sendable {
@@ -20,7 +22,7 @@ final class UserAgentPattern: Sendable {
 
     /// The pattern as the database writes it (for messages).
     let source: String
-    private let expressionSource: String
+    private let boundary: Boundary
     private let compiled = Mutex<Compiled>(.notYet)
 
     private enum Compiled {
@@ -37,7 +39,7 @@ final class UserAgentPattern: Sendable {
     /// `registry`: the database's literal registry; patterns without one (the algorithm's own) are not filtered.
     init(_ source: String, boundary: Boundary = .token, caseSensitive: Bool = false, registry: LiteralRegistry? = nil) {
         self.source = source
-        self.expressionSource = boundary.rawValue + "(?:" + Self.icu(pcre: source) + ")"
+        self.boundary = boundary
         self.caseSensitive = caseSensitive
         self.condition = registry?.condition(of: source)
     }
@@ -48,22 +50,31 @@ final class UserAgentPattern: Sendable {
         return LiteralIndex.holds(condition, bits)
     }
 
-    /// Compiles now; the ICU error if the pattern cannot be compiled.
-    func compile() -> String? {
-        if case .invalid(let message) = expression() { return message }
-        return nil
+    /// The ICU error if the pattern cannot be compiled. A pattern not yet used is compiled for the check
+    /// and not kept, so checking a whole database at start-up does not hold its compiled form.
+    func compilationError() -> String? {
+        switch compiled.withLock({ $0 }) {
+        case .ready: return nil
+        case .invalid(let message): return message
+        case .notYet:
+            if case .invalid(let message) = compile() { return message }
+            return nil
+        }
     }
 
     private func expression() -> Compiled {
         compiled.withLock { state in
-            if case .notYet = state {
-                do {
-                    state = .ready(try NSRegularExpression(pattern: expressionSource, options: caseSensitive ? [] : [.caseInsensitive]))
-                } catch {
-                    state = .invalid("\(error)")
-                }
-            }
+            if case .notYet = state { state = compile() }
             return state
+        }
+    }
+
+    private func compile() -> Compiled {
+        let expression = boundary.rawValue + "(?:" + Self.icu(pcre: source) + ")"
+        do {
+            return .ready(try NSRegularExpression(pattern: expression, options: caseSensitive ? [] : [.caseInsensitive]))
+        } catch {
+            return .invalid("\(error)")
         }
     }
 

@@ -23,6 +23,16 @@ enum Allocator {
         return "jemalloc \(String(cString: version))"
     }
 
+    /// Hands the pages that start-up freed back to the system now. Reading the detection databases
+    /// parses megabytes of YAML and JSON and frees most of it again; jemalloc would keep those pages for
+    /// up to ten seconds of allocator activity, and an idle edge has next to none, so it would hold them
+    /// until traffic came. Returns whether jemalloc did it.
+    @discardableResult
+    static func returnFreedPages() -> Bool {
+        // MALLCTL_ARENAS_ALL: every arena.
+        mallctl("arena.\(MALLCTL_ARENAS_ALL).purge", nil, nil, nil, 0) == 0
+    }
+
     private static func allocatedByThread() -> UInt64? {
         var bytes: UInt64 = 0
         var size = MemoryLayout<UInt64>.size

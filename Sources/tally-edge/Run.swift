@@ -21,6 +21,7 @@ struct Run: AsyncParsableCommand {
         }
         // After the configuration and databases are in: a start-up that fails says one line only.
         logger.debug("Memory allocator: \(Allocator.description)")
+        Allocator.returnFreedPages()
         let app = buildEdgeApplication(components: components, logger: logger)
         try await app.runService()
         logger.notice("tally-edge stopped; pending hits committed")

@@ -55,6 +55,26 @@ struct DatabaseTests {
         #expect(try DeviceDatabase(directory: DeviceDatabase.installedDirectory).invalidPatterns().isEmpty, "the pinned database compiles whole")
     }
 
+    @Test("A crawler pattern ICU cannot compile is reported by entry and skipped; the list's other patterns still match")
+    func invalidCrawlerPattern() throws {
+        let path = NSTemporaryDirectory() + "tally-crawlers-" + UUID().uuidString + ".json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #"[{"pattern": "Zorglub(Agent"}, {"pattern": "Snarfle"}]"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let crawlers = try CrawlerPatterns(path: path)
+        let problems = crawlers.invalidPatterns()
+        #expect(problems.count == 1)
+        #expect(problems.first?.hasPrefix("\(path): entry 0: pattern Zorglub(Agent does not compile (") == true, "\(problems)")
+        #expect(problems.first?.hasSuffix("); it is skipped") == true)
+        let classifier = UserAgentClassifier(detector: try SharedDetector.detector(), crawlers: crawlers)
+        let bot = classifier.classify(userAgent: "Snarfle/2.0").bot
+        #expect(bot?.name == "Snarfle")
+        #expect(bot?.category == UserAgentClassifier.crawlerCategory)
+        #expect(classifier.classify(userAgent: "Zorglub(Agent/1.0").bot == nil)
+        let pinned = try CrawlerPatterns(path: CrawlerPatterns.installedPath)
+        #expect(pinned.count > 500)
+        #expect(pinned.invalidPatterns().isEmpty, "the pinned list compiles whole")
+    }
+
     @Test("The literal filters never change an answer: sampled fixtures (every thirtieth) get the same result with them and without")
     func filtersAreExact() throws {
         let sample = try #require(ConformanceTests.fixtures)

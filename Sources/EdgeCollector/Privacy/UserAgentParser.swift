@@ -127,7 +127,7 @@ extension EdgeConfig {
         if let crawlerPatterns {
             let list = try DetectionDatabases.crawlerPatterns(crawlerPatterns)
             lines.append("crawler patterns: \(crawlerPatterns) (\(list.count) patterns)")
-            warnings += list.invalid
+            warnings += list.invalidPatterns()
         } else {
             lines.append("crawler patterns: off (crawler_patterns = \"\")")
         }
