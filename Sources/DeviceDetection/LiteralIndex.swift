@@ -4,8 +4,8 @@
 ///
 /// The trie is kept in flat arrays: the root's children in a table by byte, every other node's children as
 /// a run of (byte, node) pairs, found by a short scan (below the first level a node has one child or a
-/// few). The device database's literals make about 170,000 nodes; as a dictionary of transitions they
-/// took twice the memory.
+/// few). For the device database's literals that takes half the memory a dictionary of transitions took
+/// (docs/performance.md, "The edge's memory when idle").
 struct LiteralIndex: Sendable {
     /// The root's child for each byte, or 0 (the root is no one's child).
     private let rootChild: [Int32]
