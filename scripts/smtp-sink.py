@@ -12,6 +12,7 @@ import signal
 import ssl
 import sys
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -55,7 +56,10 @@ def main():
             ok = data.login.decode() == user and data.password.decode() == password
             return AuthResult(success=ok)
 
-        # With --smtps the whole connection is TLS; aiosmtpd only counts STARTTLS for auth_require_tls.
+        # With --smtps the whole connection is TLS; aiosmtpd only counts STARTTLS for auth_require_tls,
+        # and would warn of a password sent in the clear when none is.
+        if "--smtps" in options:
+            warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning)
         kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls="--smtps" not in options)
     controller = Controller(Keep(directory), hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)
     controller.start()
