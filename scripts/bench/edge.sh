@@ -7,7 +7,7 @@
 # The edge's HTTP stack with nothing behind it (`tally-bench bare`: the edge listener's connection
 # handlers, answering 204) runs in the same rounds: the ceiling of the stack. Before the servers start it
 # times a fixed piece of work (`tally-bench steadiness`): how steadily the machine runs, which every
-# latency tail measured on it inherits.
+# latency tail measured on it inherits. Last, it says which of SPEC.md's edge targets this run met.
 #   scripts/bench/edge.sh [RUNS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -157,3 +157,18 @@ User agents: $(wc -l < "$work/user-agents.txt") distinct ones from device-detect
 tally-edge answered $tally_bad requests with a status other than 2xx and holds $buffered hits in its buffer.
 The disk under the buffer, idle: fdatasync of an 8 KiB append p50 $sync_p50 ms, p99 $sync_p99 ms, max $sync_max ms.
 TABLE
+
+# SPEC.md's edge targets, judged on this run's medians: a target is met on this machine or not, and a
+# run elsewhere says nothing about it.
+verdict() { awk -v v="$1" -v op="$2" -v limit="$3" 'BEGIN { ok = (op == ">=") ? v >= limit : v <= limit; print ok ? "met" : "NOT MET" }'; }
+throughput=$(ratio "$tally_max" "$nginx_max")
+p99=$(median "${t_p99[@]}")
+cat <<TARGETS
+
+Against SPEC.md's edge targets on this machine (medians of this run):
+- throughput ${throughput}× nginx, floor 0.25× (goal 0.5×): $(verdict "$throughput" ">=" 0.25)
+- p99 ${p99} ms at half the maximum rate, at most 5 ms: $(verdict "$p99" "<=" 5)
+- resident memory idle ${idle_rss} MB, at most 50 MB: $(verdict "$idle_rss" "<=" 50)
+- resident memory at its peak under load ${load_rss} MB, at most 150 MB: $(verdict "$load_rss" "<=" 150)
+- start-up ${startup_ms} ms with the detection databases loaded, at most 2,000 ms: $(verdict "$startup_ms" "<=" 2000)
+TARGETS
