@@ -42,9 +42,7 @@ public struct CrawlerPatterns: Sendable {
     /// Compiles every pattern; one line per pattern ICU cannot compile (file, entry, pattern, reason).
     /// Such a pattern never matches; the rest of the list works.
     public func invalidPatterns() -> [String] {
-        entries.entries.compactMap { entry in
-            entry.pattern.compilationError().map { "\(path): entry \(entry.index): pattern \(entry.pattern.source) does not compile (\($0)); it is skipped" }
-        }
+        entries.entries.compactMap { $0.pattern.compilationProblem(file: path, entry: String($0.index)) }
     }
 
     /// The first listed pattern the user agent matches, as matched text (the crawler's name as it appears).

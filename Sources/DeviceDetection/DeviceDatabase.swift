@@ -88,9 +88,7 @@ public struct DeviceDatabase: Sendable {
     public func invalidPatterns() -> [String] {
         var problems: [String] = []
         func check(_ file: String, _ label: String, _ pattern: UserAgentPattern) {
-            if let error = pattern.compilationError() {
-                problems.append("\(directory)/\(file): entry \(label): pattern \(pattern.source) does not compile (\(error)); it is skipped")
-            }
+            if let problem = pattern.compilationProblem(file: "\(directory)/\(file)", entry: label) { problems.append(problem) }
         }
         for bot in bots.entries { check("bots.yml", bot.name, bot.pattern) }
         for os in operatingSystems.entries {

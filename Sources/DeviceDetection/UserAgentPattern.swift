@@ -52,7 +52,7 @@ final class UserAgentPattern: Sendable {
 
     /// The ICU error if the pattern cannot be compiled. A pattern not yet used is compiled for the check
     /// and not kept, so checking a whole database at start-up does not hold its compiled form.
-    func compilationError() -> String? {
+    private func compilationError() -> String? {
         switch compiled.withLock({ $0 }) {
         case .ready: return nil
         case .invalid(let message): return message
@@ -60,6 +60,12 @@ final class UserAgentPattern: Sendable {
             if case .invalid(let message) = compile() { return message }
             return nil
         }
+    }
+
+    /// The warning `check-config` prints for this pattern if ICU cannot compile it: where it is (file and
+    /// entry), the pattern, ICU's reason.
+    func compilationProblem(file: String, entry: String) -> String? {
+        compilationError().map { "\(file): entry \(entry): pattern \(source) does not compile (\($0)); it is skipped" }
     }
 
     private func expression() -> Compiled {

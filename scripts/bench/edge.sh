@@ -132,6 +132,9 @@ handling=$(python3 scripts/bench/handling-time.py since "$work/metrics-before-pa
 buffered=$("$bin/tally-edge" status -c "$work/edge.toml" | awk '/^Buffered hits:/ { print $3 }')
 read -r sync_p50 sync_p99 sync_max < <(python3 scripts/bench/fsync-latency.py "$work/edge")
 
+throughput=$(ratio "$tally_max" "$nginx_max")
+p99=$(median "${t_p99[@]}")
+
 cat <<TABLE
 
 Edge ingest, $runs alternating runs of ${seconds} s each (medians); wrk -t2, keep-alive.
@@ -139,12 +142,12 @@ Machine: $(machine)
 
 | Measure | nginx \`return 204\` | tally-edge | ratio |
 |---|---:|---:|---:|
-| Requests/s at full load ($connections connections) | $nginx_max | $tally_max | $(ratio "$tally_max" "$nginx_max")× |
+| Requests/s at full load ($connections connections) | $nginx_max | $tally_max | ${throughput}× |
 | Requests/s of the edge's HTTP stack with nothing behind it | $nginx_max | $bare_max | $(ratio "$bare_max" "$nginx_max")× |
 | Server CPU per request at full load, µs (bare stack: $(median "${bare_cpu[@]}")) | $(median "${nginx_cpu[@]}") | $(median "${tally_cpu[@]}") | |
 | Achieved rate when offered $target req/s (half of Tally's max), req/s | $(median "${n_rate[@]}") | $(median "${t_rate[@]}") | |
 | p50 latency at the paced rate, ms | $(median "${n_p50[@]}") | $(median "${t_p50[@]}") | |
-| p99 latency at the paced rate, ms | $(median "${n_p99[@]}") | $(median "${t_p99[@]}") | |
+| p99 latency at the paced rate, ms | $(median "${n_p99[@]}") | $p99 | |
 | Resident memory idle, MB | $nginx_idle_rss | $idle_rss | |
 | Resident memory, peak under load, MB | $(peak_rss_mb "$nginx_pid") | $load_rss | |
 | Start-up to listening (detection databases loaded), ms | | $startup_ms | |
@@ -161,8 +164,6 @@ TABLE
 # SPEC.md's edge targets, judged on this run's medians: a target is met on this machine or not, and a
 # run elsewhere says nothing about it.
 verdict() { awk -v v="$1" -v op="$2" -v limit="$3" 'BEGIN { ok = (op == ">=") ? v >= limit : v <= limit; print ok ? "met" : "NOT MET" }'; }
-throughput=$(ratio "$tally_max" "$nginx_max")
-p99=$(median "${t_p99[@]}")
 cat <<TARGETS
 
 Against SPEC.md's edge targets on this machine (medians of this run):
