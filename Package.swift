@@ -7,6 +7,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The daemons link with the toolchain's lld, whose packed relocations (RELR) shrink the table the
+/// loader reads at start-up from megabytes to kilobytes: with the Swift runtime linked in
+/// (`--static-swift-stdlib`, as deployments build them), that table was 2.6 MB of each daemon's memory.
+let packedRelocations: [LinkerSetting] = [
+    .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
+]
+
 let package = Package(
     name: "Tally",
     platforms: [.macOS(.v15)],
@@ -144,7 +151,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: packedRelocations
         ),
         .executableTarget(
             name: "tally-edge",
@@ -157,7 +165,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: packedRelocations
         ),
         .executableTarget(
             name: "tally-bench",

@@ -7,12 +7,12 @@ public struct CrawlerPatterns: Sendable {
     struct Entry {
         /// The entry's place in the list, for messages.
         let index: Int
-        let pattern: UserAgentPattern
+        let pattern: PatternID
     }
 
     let path: String
     let entries: OrderedPatterns<Entry>
-    let literals: LiteralIndex
+    let patterns: PatternStore
 
     /// How many patterns the list holds.
     public var count: Int { entries.entries.count }
@@ -29,28 +29,28 @@ public struct CrawlerPatterns: Sendable {
             throw DeviceDatabaseError("crawler pattern list \(path): not a JSON list of {\"pattern\": …} entries; reinstall it")
         }
         var entries: [Entry] = []
-        let registry = LiteralRegistry()
+        let patterns = PatternStore.Builder(literalFilters: true)
         for (index, item) in list.enumerated() {
             guard let source = item["pattern"] as? String, !source.isEmpty else { continue }
-            entries.append(Entry(index: index, pattern: UserAgentPattern(source, boundary: .none, caseSensitive: true, registry: registry)))
+            entries.append(Entry(index: index, pattern: patterns.add(source, boundary: .none, caseSensitive: true)))
         }
         self.path = path
         self.entries = OrderedPatterns(entries, pattern: \.pattern)
-        literals = registry.index()
+        self.patterns = patterns.build()
     }
 
     /// Compiles every pattern; one line per pattern ICU cannot compile (file, entry, pattern, reason).
     /// Such a pattern never matches; the rest of the list works.
     public func invalidPatterns() -> [String] {
-        entries.entries.compactMap { $0.pattern.compilationProblem(file: path, entry: String($0.index)) }
+        entries.entries.compactMap { patterns.compilationProblem($0.pattern, file: path, entry: String($0.index)) }
     }
 
     /// The first listed pattern the user agent matches, as matched text (the crawler's name as it appears).
     func match(_ userAgent: String) -> String? {
-        let ua = UserAgentText(userAgent, index: literals)
+        let ua = UserAgentText(userAgent, patterns: patterns)
         guard let (entry, match) = entries.first(in: ua) else { return nil }
         let name = (match.groups.first ?? nil)?.trimmingCharacters(in: CharacterSet.alphanumerics.inverted) ?? ""
-        return name.isEmpty ? entry.pattern.source : name
+        return name.isEmpty ? patterns.source(entry.pattern) : name
     }
 }
 

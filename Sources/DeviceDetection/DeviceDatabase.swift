@@ -7,18 +7,20 @@ import Yams
 /// Entries keep the files' order, which is significant: the first pattern that matches wins, and the
 /// files list specific patterns before generic ones.
 public struct DeviceDatabase: Sendable {
-    struct Bot { let pattern: UserAgentPattern; let name: String; let category: String? }
-    struct OSVersion { let pattern: UserAgentPattern; let name: String?; let version: String? }
-    struct OS { let pattern: UserAgentPattern; let name: String; let version: String?; let versions: [OSVersion] }
-    struct Client { let pattern: UserAgentPattern; let name: String; let version: String }
-    struct Model { let pattern: UserAgentPattern; let model: String; let device: String?; let brand: String? }
-    struct Brand { let name: String; let pattern: UserAgentPattern; let device: String?; let model: String?; let models: [Model] }
+    struct Bot { let pattern: PatternID; let name: String; let category: String? }
+    struct OSVersion { let pattern: PatternID; let name: String?; let version: String? }
+    struct OS { let pattern: PatternID; let name: String; let version: String?; let versions: OrderedPatterns<OSVersion> }
+    struct Client { let pattern: PatternID; let name: String; let version: String }
+    struct Model { let pattern: PatternID; let model: String; let device: String?; let brand: String? }
+    struct Brand { let name: String; let pattern: PatternID; let device: String?; let model: String?; let models: OrderedPatterns<Model> }
 
     /// A client parser: its kind (as Matomo names it) and its patterns.
     struct ClientList { let kind: String; let entries: OrderedPatterns<Client> }
-    struct VendorFragment { let brand: String; let pattern: UserAgentPattern }
+    struct VendorFragment { let brand: String; let pattern: PatternID }
 
     let directory: String
+    /// Every pattern of the files, with the literals they require; the lists below name patterns in it.
+    let patterns: PatternStore
     let bots: OrderedPatterns<Bot>
     let operatingSystems: OrderedPatterns<OS>
     /// Feed readers, mobile apps, media players, PIM, browsers, libraries — device-detector's order.
@@ -37,9 +39,6 @@ public struct DeviceDatabase: Sendable {
     let portableMediaPlayers: OrderedPatterns<Brand>
     let mobiles: OrderedPatterns<Brand>
     let vendorFragments: OrderedPatterns<VendorFragment>
-    /// The literals the patterns require, for the filters that spare most regular-expression runs.
-    let literals: LiteralIndex
-
     /// Reads every file; a missing or unreadable directory or file, or YAML that does not parse, throws
     /// one line naming the file and line.
     /// `literalFilters: false` runs every pattern through ICU (slow; the tests check it changes no answer).
@@ -50,16 +49,15 @@ public struct DeviceDatabase: Sendable {
             throw DeviceDatabaseError(
                 "device database directory \(directory) does not exist; install it with scripts/install-deps.sh or set device_database in edge.toml to a copy of device-detector's regexes")
         }
-        let registry = LiteralRegistry()
-        let reader = YAMLFileReader(directory: directory, registry: literalFilters ? registry : nil)
+        let reader = YAMLFileReader(directory: directory, patterns: PatternStore.Builder(literalFilters: literalFilters))
         bots = OrderedPatterns(try reader.sequence("bots.yml").map { entry in
             Bot(pattern: try entry.pattern(), name: try entry.string("name"), category: entry.optional("category"))
         }, pattern: \.pattern)
         operatingSystems = OrderedPatterns(try reader.sequence("oss.yml").map { entry in
             OS(pattern: try entry.pattern(), name: try entry.string("name"), version: entry.optional("version"),
-               versions: try entry.list("versions").map {
+               versions: OrderedPatterns(try entry.list("versions").map {
                    OSVersion(pattern: try $0.pattern(), name: $0.optional("name"), version: $0.optional("version"))
-               })
+               }, pattern: \.pattern))
         }, pattern: \.pattern)
         let clientFiles = [("feed reader", "client/feed_readers.yml"), ("mobile app", "client/mobile_apps.yml"),
                            ("mediaplayer", "client/mediaplayers.yml"), ("pim", "client/pim.yml"),
@@ -80,20 +78,20 @@ public struct DeviceDatabase: Sendable {
         portableMediaPlayers = try reader.brands("device/portable_media_player.yml")
         mobiles = try reader.brands("device/mobiles.yml")
         vendorFragments = try reader.vendorFragments("vendorfragments.yml")
-        literals = registry.index()
+        patterns = reader.patterns.build()
     }
 
     /// Compiles every pattern; one line per pattern ICU cannot compile (file, entry, pattern, reason).
     /// Such a pattern never matches; the rest of the database works.
     public func invalidPatterns() -> [String] {
         var problems: [String] = []
-        func check(_ file: String, _ label: String, _ pattern: UserAgentPattern) {
-            if let problem = pattern.compilationProblem(file: "\(directory)/\(file)", entry: label) { problems.append(problem) }
+        func check(_ file: String, _ label: String, _ pattern: PatternID) {
+            if let problem = patterns.compilationProblem(pattern, file: "\(directory)/\(file)", entry: label) { problems.append(problem) }
         }
         for bot in bots.entries { check("bots.yml", bot.name, bot.pattern) }
         for os in operatingSystems.entries {
             check("oss.yml", os.name, os.pattern)
-            for version in os.versions { check("oss.yml", os.name, version.pattern) }
+            for version in os.versions.entries { check("oss.yml", os.name, version.pattern) }
         }
         for list in clients { for client in list.entries.entries { check("client (\(list.kind))", client.name, client.pattern) } }
         let deviceFiles: [(String, OrderedPatterns<Brand>)] = [
@@ -104,7 +102,7 @@ public struct DeviceDatabase: Sendable {
         for (file, brands) in deviceFiles {
             for brand in brands.entries {
                 check(file, brand.name, brand.pattern)
-                for model in brand.models { check(file, "\(brand.name) \(model.model)", model.pattern) }
+                for model in brand.models.entries { check(file, "\(brand.name) \(model.model)", model.pattern) }
             }
         }
         for fragment in vendorFragments.entries { check("vendorfragments.yml", fragment.brand, fragment.pattern) }
@@ -112,12 +110,7 @@ public struct DeviceDatabase: Sendable {
     }
 
     /// How many patterns the database holds (for start-up logs).
-    public var patternCount: Int {
-        let deviceBrands = [televisions, shellTVs, notebooks, consoles, carBrowsers, cameras, portableMediaPlayers, mobiles].map(\.entries).joined()
-        return bots.entries.count + operatingSystems.entries.reduce(0) { $0 + 1 + $1.versions.count }
-            + clients.reduce(0) { $0 + $1.entries.entries.count }
-            + deviceBrands.reduce(0) { $0 + 1 + $1.models.count } + vendorFragments.entries.count
-    }
+    public var patternCount: Int { patterns.count }
 }
 
 public struct DeviceDatabaseError: Error, CustomStringConvertible, Sendable {
@@ -128,13 +121,13 @@ public struct DeviceDatabaseError: Error, CustomStringConvertible, Sendable {
 /// Reads the database's files with Yams, keeping mapping order and line numbers for messages.
 private struct YAMLFileReader {
     let directory: String
-    let registry: LiteralRegistry?
+    let patterns: PatternStore.Builder
 
     struct Entry {
         let node: Node
         let file: String
         let path: String
-        let registry: LiteralRegistry?
+        let patterns: PatternStore.Builder
 
         func fail(_ problem: String) -> DeviceDatabaseError {
             DeviceDatabaseError("device database: \(path):\(node.mark?.line ?? 0): \(problem); fix or replace the file")
@@ -151,14 +144,14 @@ private struct YAMLFileReader {
             return value
         }
 
-        func pattern(boundary: UserAgentPattern.Boundary = .token) throws -> UserAgentPattern {
-            UserAgentPattern(try string("regex"), boundary: boundary, registry: registry)
+        func pattern() throws -> PatternID {
+            patterns.add(try string("regex"))
         }
 
         func list(_ key: String) throws -> [Entry] {
             guard let value = node[key] else { return [] }
             guard let sequence = value.sequence else { throw fail("\(key) is not a list") }
-            return sequence.map { Entry(node: $0, file: file, path: path, registry: registry) }
+            return sequence.map { Entry(node: $0, file: file, path: path, patterns: patterns) }
         }
     }
 
@@ -185,7 +178,7 @@ private struct YAMLFileReader {
         guard let sequence = node.sequence else {
             throw DeviceDatabaseError("device database: \(path):1: expected a list of entries; reinstall the database")
         }
-        return sequence.map { Entry(node: $0, file: file, path: path, registry: registry) }
+        return sequence.map { Entry(node: $0, file: file, path: path, patterns: patterns) }
     }
 
     func mapping(_ file: String) throws -> (Node.Mapping, String) {
@@ -208,14 +201,14 @@ private struct YAMLFileReader {
     func brands(_ file: String) throws -> OrderedPatterns<DeviceDatabase.Brand> {
         let (mapping, path) = try mapping(file)
         return OrderedPatterns(try mapping.map { key, value in
-            let entry = Entry(node: value, file: file, path: path, registry: registry)
+            let entry = Entry(node: value, file: file, path: path, patterns: patterns)
             guard let name = key.string else { throw entry.fail("brand name is not text") }
             return DeviceDatabase.Brand(
                 name: name, pattern: try entry.pattern(), device: entry.optional("device"), model: entry.optional("model"),
-                models: try entry.list("models").map {
+                models: OrderedPatterns(try entry.list("models").map {
                     DeviceDatabase.Model(pattern: try $0.pattern(), model: $0.optional("model") ?? "",
                                          device: $0.optional("device"), brand: $0.optional("brand"))
-                })
+                }, pattern: \.pattern))
         }, pattern: \.pattern)
     }
 
@@ -225,7 +218,7 @@ private struct YAMLFileReader {
         for (key, value) in mapping {
             guard let brand = key.string else { continue }
             for regex in value.sequence ?? [] {
-                if let source = regex.string { result.append(.init(brand: brand, pattern: UserAgentPattern(source + "[^a-z0-9]+", registry: registry))) }
+                if let source = regex.string { result.append(.init(brand: brand, pattern: patterns.add(source + "[^a-z0-9]+"))) }
             }
         }
         return OrderedPatterns(result, pattern: \.pattern)

@@ -29,14 +29,14 @@ public struct DeviceDetector: Sendable {
         let userAgent = Self.prepared(rawUserAgent)
         var result = DeviceDetection()
         if hints == nil, !userAgent.contains(where: { $0.isASCII && $0.isLetter }) { return result }
-        let ua = UserAgentText(userAgent, index: database.literals)
+        let ua = UserAgentText(userAgent, patterns: database.patterns)
 
         if let bot = detectBot(ua) {
             result.bot = bot
             return result
         }
         // Parsers that use the device model from client hints see it written back into a reduced user agent.
-        let restored = hints.map { UserAgentText(restore(userAgent, hints: $0), index: database.literals) } ?? ua
+        let restored = hints.map { UserAgentText(restore(userAgent, hints: $0), patterns: database.patterns) } ?? ua
         let os = detectOS(restored, original: ua, hints: hints)
         result.osName = os?.name
         result.osVersion = os?.version
@@ -144,11 +144,9 @@ public struct DeviceDetector: Sendable {
         if let (os, match) = database.operatingSystems.first(in: ua) {
             var name = Self.canonicalOSName(match.fill(os.name))
             var version = os.version.map { Self.version($0, match) } ?? ""
-            for sub in os.versions {
-                guard let subMatch = sub.pattern.match(ua) else { continue }
+            if let (sub, subMatch) = os.versions.first(in: ua) {
                 if let subName = sub.name { name = Self.canonicalOSName(subMatch.fill(subName)) }
                 if let subVersion = sub.version { version = Self.version(subVersion, subMatch) }
-                break
             }
             return OS(name: name, version: version, family: nil)
         }
@@ -366,10 +364,8 @@ public struct DeviceDetector: Sendable {
             if brand.name != "Unknown" { result.brand = brand.name }
             result.kind = brand.device.flatMap(DeviceKind.init(rawValue:))
             if let model = brand.model { result.model = Self.model(model, match) }
-            if !brand.models.isEmpty {
-                guard let (entry, modelMatch) = brand.models.lazy.compactMap({ entry in entry.pattern.match(ua).map { (entry, $0) } }).first else {
-                    return result
-                }
+            if !brand.models.entries.isEmpty {
+                guard let (entry, modelMatch) = brand.models.first(in: ua) else { return result }
                 result.model = Self.model(entry.model, modelMatch)
                 if let other = entry.brand { result.brand = other }
                 if let kind = entry.device.flatMap(DeviceKind.init(rawValue:)) { result.kind = kind }
@@ -386,13 +382,13 @@ public struct DeviceDetector: Sendable {
     func restore(_ userAgent: String, hints: DetectionHints) -> String {
         guard !hints.model.isEmpty else { return userAgent }
         var restored = userAgent
-        let text = UserAgentText(userAgent)
+        let text = UserAgentText(userAgent, patterns: database.patterns)
         if Self.hasClientHintsFragment(text) {
             let version = hints.platformVersion.isEmpty ? "10" : hints.platformVersion
             restored = restored.replacingOccurrences(of: "Android (?:10[.\\d]*; K|1[1-7])", with: "Android \(version); \(hints.model)",
                                                      options: .regularExpression)
         }
-        guard Self.hasDesktopFragment(UserAgentText(restored)) else { return restored }
+        guard Self.hasDesktopFragment(UserAgentText(restored, patterns: database.patterns)) else { return restored }
         return restored
             .replacingOccurrences(of: "X11; Linux x86_64", with: "X11; Linux x86_64; \(hints.model)")
             .replacingOccurrences(of: "Windows NT 10.0; Win64; x64", with: "Windows NT 10.0; Win64; x64; \(hints.model)")

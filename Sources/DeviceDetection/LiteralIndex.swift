@@ -87,7 +87,7 @@ struct LiteralIndex: Sendable {
         self.childStart = childStart
         self.childBytes = childBytes
         self.childNodes = childNodes
-        self.terminal = terminal.withUnsafeBufferPointer { Array($0) }
+        self.terminal = terminal.fitted()
         self.count = literals.count
     }
 }
@@ -125,34 +125,32 @@ final class LiteralRegistry {
 
 extension LiteralIndex {
     /// Whether a flattened condition holds for a user agent's literal bits.
-    static func holds(_ condition: [Int32], _ bits: [UInt64]) -> Bool {
-        condition.withUnsafeBufferPointer { c in
-            bits.withUnsafeBufferPointer { b in
-                var position = 1
-                for _ in 0..<Int(c[0]) {
-                    let clauseCount = Int(c[position])
+    static func holds(_ c: UnsafeBufferPointer<Int32>, _ bits: [UInt64]) -> Bool {
+        bits.withUnsafeBufferPointer { b in
+            var position = 1
+            for _ in 0..<Int(c[0]) {
+                let clauseCount = Int(c[position])
+                position += 1
+                var allHold = true
+                for _ in 0..<clauseCount {
+                    let literalCount = Int(c[position])
                     position += 1
-                    var allHold = true
-                    for _ in 0..<clauseCount {
-                        let literalCount = Int(c[position])
-                        position += 1
-                        if allHold {
-                            var any = false
-                            for offset in 0..<literalCount {
-                                let id = Int(c[position + offset])
-                                if b[id >> 6] & (1 << UInt64(id & 63)) != 0 {
-                                    any = true
-                                    break
-                                }
+                    if allHold {
+                        var any = false
+                        for offset in 0..<literalCount {
+                            let id = Int(c[position + offset])
+                            if b[id >> 6] & (1 << UInt64(id & 63)) != 0 {
+                                any = true
+                                break
                             }
-                            allHold = any
                         }
-                        position += literalCount
+                        allHold = any
                     }
-                    if allHold { return true }
+                    position += literalCount
                 }
-                return false
+                if allHold { return true }
             }
+            return false
         }
     }
 }

@@ -1,175 +1,37 @@
 import Foundation
-import Synchronization
 
-/// One regular expression of the database, matched as device-detector matches it: case-insensitive, and
-/// only where the pattern starts the user agent or follows a character that cannot continue a token
-/// (so "bot" does not match inside "Cubot", but "Googlebot" does).
-///
-/// Patterns are written for PCRE. ICU, which Foundation's regular expressions use, reads them the same
-/// way except inside brackets, where `[` opens a nested set; `ICU(pcre:)` escapes it. Patterns compile on
-/// first use, and only then is the expression ICU reads written out: a process sees a small part of the
-/// database, start-up stays short, and the tens of thousands of patterns it never tries cost only their
-/// source text in memory.
-final class UserAgentPattern: Sendable {
-    /// What must precede a match.
-    enum Boundary: String, Sendable {
-        /// device-detector's parsers.
-        case token = "(?:^|[^A-Z0-9_-]|[^A-Z0-9-]_|sprd-|MZ-)"
-        /// device-detector's own checks in `DeviceDetector`.
-        case detector = "(?:^|[^A-Z_-])"
-        case none = ""
+/// One of the algorithm's own patterns (not of the database), in a store of its own, without a filter.
+struct UserAgentPattern: Sendable {
+    private let store: PatternStore
+
+    init(_ source: String, boundary: PatternStore.Boundary = .token) {
+        store = PatternStore(single: source, boundary: boundary)
     }
 
-    /// The pattern as the database writes it (for messages).
-    let source: String
-    private let boundary: Boundary
-    private let compiled = Mutex<Compiled>(.notYet)
-
-    private enum Compiled {
-        case notYet
-        case ready(NSRegularExpression)
-        case invalid(String)
-    }
-
-    private let caseSensitive: Bool
-    /// What every match contains, as numbers in the database's `LiteralIndex` (`LiteralRegistry`);
-    /// `nil`: no filter.
-    private let condition: [Int32]?
-
-    /// `registry`: the database's literal registry; patterns without one (the algorithm's own) are not filtered.
-    init(_ source: String, boundary: Boundary = .token, caseSensitive: Bool = false, registry: LiteralRegistry? = nil) {
-        self.source = source
-        self.boundary = boundary
-        self.caseSensitive = caseSensitive
-        self.condition = registry?.condition(of: source)
-    }
-
-    /// False when the pattern certainly does not match: the text lacks literals every match contains.
-    func mayMatch(_ text: UserAgentText) -> Bool {
-        guard let condition, let bits = text.literals else { return true }
-        return LiteralIndex.holds(condition, bits)
-    }
-
-    /// The ICU error if the pattern cannot be compiled. A pattern not yet used is compiled for the check
-    /// and not kept, so checking a whole database at start-up does not hold its compiled form.
-    private func compilationError() -> String? {
-        switch compiled.withLock({ $0 }) {
-        case .ready: return nil
-        case .invalid(let message): return message
-        case .notYet:
-            if case .invalid(let message) = compile() { return message }
-            return nil
-        }
-    }
-
-    /// The warning `check-config` prints for this pattern if ICU cannot compile it: where it is (file and
-    /// entry), the pattern, ICU's reason.
-    func compilationProblem(file: String, entry: String) -> String? {
-        compilationError().map { "\(file): entry \(entry): pattern \(source) does not compile (\($0)); it is skipped" }
-    }
-
-    private func expression() -> Compiled {
-        compiled.withLock { state in
-            if case .notYet = state { state = compile() }
-            return state
-        }
-    }
-
-    private func compile() -> Compiled {
-        let expression = boundary.rawValue + "(?:" + Self.icu(pcre: source) + ")"
-        do {
-            return .ready(try NSRegularExpression(pattern: expression, options: caseSensitive ? [] : [.caseInsensitive]))
-        } catch {
-            return .invalid("\(error)")
-        }
-    }
-
-    /// The first match in `text`, with its capture groups (`nil` for a group that took no part).
-    func match(_ text: UserAgentText) -> PatternMatch? {
-        guard mayMatch(text), case .ready(let regex) = expression(), let result = firstMatch(regex, text) else { return nil }
-        var groups: [String?] = []
-        groups.reserveCapacity(result.numberOfRanges)
-        for index in 0..<result.numberOfRanges {
-            let range = result.range(at: index)
-            groups.append(range.location == NSNotFound ? nil : text.nsString.substring(with: range))
-        }
-        return PatternMatch(groups: groups)
-    }
-
-    func matches(_ text: UserAgentText) -> Bool {
-        guard mayMatch(text), case .ready(let regex) = expression() else { return false }
-        return firstMatch(regex, text) != nil
-    }
-
-    private func firstMatch(_ regex: NSRegularExpression, _ text: UserAgentText) -> NSTextCheckingResult? {
-        regex.firstMatch(in: text.string, options: [], range: text.fullRange)
-    }
-
-    /// PCRE → ICU: inside a bracket expression ICU reads `[` as the start of a nested set; PCRE reads a
-    /// literal bracket. Everything else the database uses means the same in both.
-    static func icu(pcre: String) -> String {
-        var out = ""
-        out.reserveCapacity(pcre.utf8.count + 8)
-        var inClass = false
-        var escaped = false
-        var classStart = false
-        for ch in pcre {
-            if escaped {
-                out.append(ch)
-                escaped = false
-                classStart = false
-                continue
-            }
-            switch ch {
-            case "\\":
-                out.append(ch)
-                escaped = true
-                continue
-            case "[" where inClass:
-                out.append("\\[")
-            case "[":
-                inClass = true
-                classStart = true
-                out.append(ch)
-                continue
-            case "]" where inClass && classStart:
-                out.append("\\]")
-            case "]" where inClass:
-                inClass = false
-                out.append(ch)
-            case "^" where classStart:
-                out.append(ch)
-                continue
-            case "&" where inClass, "-" where inClass && out.last == "-":
-                out.append("\\")
-                out.append(ch)
-            default:
-                out.append(ch)
-            }
-            classStart = false
-        }
-        return out
-    }
+    func matches(_ ua: UserAgentText) -> Bool { store.matches(PatternID(index: 0), ua) }
 }
 
-/// A user agent prepared once for the many patterns tried against it.
+/// A user agent prepared once for the many patterns of a store tried against it.
 struct UserAgentText {
     let string: String
     let nsString: NSString
     let fullRange: NSRange
-    /// Which of the index's literals the text contains; `nil` without an index, or when the text has
-    /// non-ASCII characters (case folding could then equate characters the filters would not), which
-    /// disables the filters.
+    /// The store whose patterns the text is matched against: its lists (`OrderedPatterns`) are found here.
+    let patterns: PatternStore
+    /// Which of the store's literals the text contains; `nil` when the store has no filters, or when the
+    /// text has non-ASCII characters (case folding could then equate characters the filters would not),
+    /// which disables the filters.
     let literals: [UInt64]?
 
-    init(_ string: String, index: LiteralIndex? = nil) {
+    init(_ string: String, patterns: PatternStore) {
         self.string = string
         self.nsString = string as NSString
         self.fullRange = NSRange(location: 0, length: nsString.length)
+        self.patterns = patterns
         var bytes = Array(string.utf8)
-        if let index, bytes.allSatisfy({ $0 < 0x80 }) {
+        if patterns.literals.count > 0, bytes.allSatisfy({ $0 < 0x80 }) {
             for i in bytes.indices where bytes[i] >= 0x41 && bytes[i] <= 0x5A { bytes[i] |= 0x20 }
-            literals = index.present(in: bytes)
+            literals = patterns.literals.present(in: bytes)
         } else {
             literals = nil
         }
@@ -200,13 +62,14 @@ struct PatternMatch {
     }
 }
 
-/// An ordered list of patterns where the first match wins. Each pattern's literal filter rejects most
-/// of them without running ICU, so a search costs a few substring searches per pattern.
+/// An ordered list of a store's patterns where the first match wins. Each pattern's literal filter
+/// rejects most of them without running ICU, so a search costs a few bit tests per pattern.
+/// The list is searched in the store of the text it is given: a text prepared for the same store.
 struct OrderedPatterns<Entry: Sendable>: Sendable {
     let entries: [Entry]
-    private let patterns: [UserAgentPattern]
+    private let patterns: [PatternID]
 
-    init(_ entries: [Entry], pattern: (Entry) -> UserAgentPattern) {
+    init(_ entries: [Entry], pattern: (Entry) -> PatternID) {
         self.entries = entries
         self.patterns = entries.map(pattern)
     }
@@ -214,12 +77,12 @@ struct OrderedPatterns<Entry: Sendable>: Sendable {
     /// The first entry whose pattern matches, with the match.
     func first(in ua: UserAgentText) -> (entry: Entry, match: PatternMatch)? {
         for index in patterns.indices {
-            if let match = patterns[index].match(ua) { return (entries[index], match) }
+            if let match = ua.patterns.match(patterns[index], ua) { return (entries[index], match) }
         }
         return nil
     }
 
     func matchesAny(_ ua: UserAgentText) -> Bool {
-        patterns.contains { $0.matches(ua) }
+        patterns.contains { ua.patterns.matches($0, ua) }
     }
 }

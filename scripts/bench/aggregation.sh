@@ -17,8 +17,7 @@ dirty_day=2026-10-15
 work="${TALLY_BENCH_DIR:-/tmp/tally-bench-aggregation}"
 
 scripts/install-deps.sh > /dev/null
-for product in tally-central tally-bench; do swift build -c release --product "$product" > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }; done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(release_build tally-central tally-bench)"
 
 mkdir -p "$work"
 [[ -f "$work/pki/central.crt" ]] || scripts/dev-pki.sh "$work/pki" edge-1 > /dev/null

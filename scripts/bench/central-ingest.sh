@@ -15,8 +15,7 @@ work="${TALLY_BENCH_DIR:-/tmp/tally-bench-central}"
 port=18443
 
 scripts/install-deps.sh > /dev/null
-for product in tally-central tally-edge tally-bench; do swift build -c release --product "$product" > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }; done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(release_build tally-central tally-edge tally-bench)"
 
 rm -rf "$work"
 mkdir -p "$work"

@@ -13,6 +13,17 @@ bench_install() {
     fi
 }
 
+# Builds the products named as deployments build them (release, the Swift runtime linked in, as edge/README.md
+# and central/README.md say) and prints the directory that holds them. Stops with the build's log if it fails.
+release_build() {
+    local product
+    for product in "$@"; do
+        swift build -c release --static-swift-stdlib --product "$product" > /tmp/tally-bench-build.log 2>&1 \
+            || { cat /tmp/tally-bench-build.log >&2; exit 1; }
+    done
+    swift build -c release --static-swift-stdlib --show-bin-path
+}
+
 # The median of the numbers given as arguments.
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

@@ -33,8 +33,7 @@ ports=(18191 18192)
 
 scripts/install-deps.sh > /dev/null
 bench_install wrk
-swift build -c release --product tally-bench > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }
-bench="$(swift build -c release --show-bin-path)/tally-bench"
+bench="$(release_build tally-bench)/tally-bench"
 rm -rf "$work"
 mkdir -p "$work"
 perl scripts/bench/make-bench-geoip.pl "$work/geo.mmdb"

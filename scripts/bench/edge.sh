@@ -23,10 +23,7 @@ bare_port=18183
 
 scripts/install-deps.sh > /dev/null
 bench_install wrk nginx-light
-for product in tally-edge tally-bench; do
-    swift build -c release --product "$product" > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }
-done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(release_build tally-edge tally-bench)"
 
 rm -rf "$work"
 mkdir -p "$work/edge" "$work/nginx"

@@ -25,8 +25,7 @@ work="${TALLY_BENCH_DIR:-/tmp/tally-bench-postgres}"
 port_a=18443; port_b=18444; api_port=18480
 
 scripts/install-deps.sh > /dev/null
-for product in tally-central tally-edge tally-bench; do swift build -c release --product "$product" > /tmp/tally-bench-build.log 2>&1 || { cat /tmp/tally-bench-build.log; exit 1; }; done
-bin="$(swift build -c release --show-bin-path)"
+bin="$(release_build tally-central tally-edge tally-bench)"
 
 mkdir -p "$work"
 rm -rf "$work/ingest" "$work/nodes"
