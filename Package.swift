@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 /// The daemons link with the toolchain's lld, whose packed relocations (RELR) shrink the table the
 /// loader reads at start-up from megabytes to kilobytes: with the Swift runtime linked in
-/// (`--static-swift-stdlib`, as deployments build them), that table was 2.6 MB of each daemon's memory.
+/// (`--static-swift-stdlib`, as deployments build them), that table was 2.7 MB of the edge's memory.
 let packedRelocations: [LinkerSetting] = [
     .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
 ]
