@@ -382,13 +382,13 @@ public struct DeviceDetector: Sendable {
     func restore(_ userAgent: String, hints: DetectionHints) -> String {
         guard !hints.model.isEmpty else { return userAgent }
         var restored = userAgent
-        let text = UserAgentText(userAgent, patterns: database.patterns)
+        let text = UserAgentText(userAgent, patterns: .empty)
         if Self.hasClientHintsFragment(text) {
             let version = hints.platformVersion.isEmpty ? "10" : hints.platformVersion
             restored = restored.replacingOccurrences(of: "Android (?:10[.\\d]*; K|1[1-7])", with: "Android \(version); \(hints.model)",
                                                      options: .regularExpression)
         }
-        guard Self.hasDesktopFragment(UserAgentText(restored, patterns: database.patterns)) else { return restored }
+        guard Self.hasDesktopFragment(UserAgentText(restored, patterns: .empty)) else { return restored }
         return restored
             .replacingOccurrences(of: "X11; Linux x86_64", with: "X11; Linux x86_64; \(hints.model)")
             .replacingOccurrences(of: "Windows NT 10.0; Win64; x64", with: "Windows NT 10.0; Win64; x64; \(hints.model)")

@@ -59,13 +59,13 @@ final class PatternStore: Sendable {
 
     /// Collects patterns while a database is read.
     final class Builder {
-        private var text: [UInt8] = []
-        private var sourceStarts: [Int32] = [0]
-        private var options: [UInt8] = []
-        private var conditions: [Int32] = []
-        private var conditionStarts: [Int32] = [0]
+        fileprivate private(set) var text: [UInt8] = []
+        fileprivate private(set) var sourceStarts: [Int32] = [0]
+        fileprivate private(set) var options: [UInt8] = []
+        fileprivate private(set) var conditions: [Int32] = []
+        fileprivate private(set) var conditionStarts: [Int32] = [0]
         /// `nil`: no literal filters.
-        private let registry: LiteralRegistry?
+        fileprivate let registry: LiteralRegistry?
 
         init(literalFilters: Bool) {
             registry = literalFilters ? LiteralRegistry() : nil
@@ -82,17 +82,21 @@ final class PatternStore: Sendable {
         }
 
         func build() -> PatternStore { PatternStore(self) }
-
-        fileprivate func take() -> (text: [UInt8], sourceStarts: [Int32], options: [UInt8], conditions: [Int32], conditionStarts: [Int32], literals: LiteralIndex) {
-            // Copies sized to their contents: the builder's arrays carry the spare capacity of their growth.
-            (text.fitted(), sourceStarts.fitted(), options.fitted(), conditions.fitted(), conditionStarts.fitted(),
-             registry?.index() ?? LiteralRegistry().index())
-        }
     }
 
     private init(_ builder: Builder) {
-        (text, sourceStarts, options, conditions, conditionStarts, literals) = builder.take()
+        // Copies sized to their contents: the builder's arrays carry the spare capacity of their growth.
+        text = builder.text.fitted()
+        sourceStarts = builder.sourceStarts.fitted()
+        options = builder.options.fitted()
+        conditions = builder.conditions.fitted()
+        conditionStarts = builder.conditionStarts.fitted()
+        literals = (builder.registry ?? LiteralRegistry()).index()
     }
+
+    /// A store without patterns, for a text matched only against the algorithm's own patterns
+    /// (`UserAgentPattern`): preparing it costs no walk over the literal trie.
+    static let empty = PatternStore(Builder(literalFilters: false))
 
     /// A store of one pattern, without a filter: the algorithm's own checks.
     convenience init(single source: String, boundary: Boundary) {
